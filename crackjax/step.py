@@ -1,0 +1,81 @@
+"""The pure, jit-compiled train step and the inference function.
+
+A train batch is a pool of positive and negative patch candidates (see crackjax/data/pipeline.py):
+
+    pos_image, neg_image: [B, h, w, 3] uint8      pos_mask, neg_mask: [B, h, w, 1] uint8 in {0, 1}
+
+Each of the B slots takes its positive candidate with probability q = sigmoid(balance.pos_logit) and
+its negative candidate otherwise, so the rate held in the train state governs the batch composition
+in-graph (deterministic under the state's RNG, no host branch, no recompilation).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from crackjax import balance as balance_lib
+from crackjax import losses
+from crackjax import metrics as metrics_lib
+from crackjax.state import TrainState
+
+
+def select_patches(key, batch: dict, pos_rate) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Chooses each slot's patch: returns (`[B, h, w, 3] float32` in [0, 1], `[B, h, w, 1] float32` labels,
+  `[B] bool` took-positive)."""
+  chex.assert_equal_shape([batch["pos_image"], batch["neg_image"]])
+  take_pos = jax.random.uniform(key, (batch["pos_image"].shape[0],)) < pos_rate
+  pick = lambda p, n: jnp.where(take_pos[:, None, None, None], p, n)
+  images = pick(batch["pos_image"], batch["neg_image"]).astype(jnp.float32) / 255.0
+  labels = pick(batch["pos_mask"], batch["neg_mask"]).astype(jnp.float32)
+  return images, labels, take_pos
+
+
+def train_step(state: TrainState, batch: dict, *, balance_config, rule: balance_lib.BalanceRule):
+  """One optimisation step. Returns (new state, metrics of this step as float32 scalars)."""
+  select_key, next_rng = jax.random.split(state.rng)
+  images, labels, take_pos = select_patches(select_key, batch, state.balance.pos_rate)
+  method = losses.get_method(balance_config.method)
+
+  def loss_fn(params):
+    logits, updates = state.apply_fn({"params": params, "batch_stats": state.batch_stats}, images,
+                                     train=True, mutable=["batch_stats"])
+    chex.assert_shape(logits, labels.shape)
+    return method.loss(logits, labels, state.balance, balance_config), (logits, updates)
+
+  (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  new_state = state.apply_gradients(grads=grads, batch_stats=updates["batch_stats"], rng=next_rng)
+
+  counts = metrics_lib.confusion_counts(logits, labels)
+  pos_taken = jnp.sum(take_pos, dtype=jnp.float32)
+  bal = balance_lib.accumulate(state.balance, counts["tp"], counts["fp"], counts["fn"], pos_taken,
+                               jnp.float32(take_pos.shape[0]))
+  bal = balance_lib.maybe_update(bal, rule, new_state.step)
+  new_state = new_state.replace(balance=bal)
+  step_metrics = {"loss": loss, **counts, "pos_taken": pos_taken,
+                  "patches": jnp.float32(take_pos.shape[0]),
+                  "grad_norm": jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grads)))}
+  return new_state, step_metrics
+
+
+def make_train_step(config, state_sharding, batch_sharding):
+  """`train_step` bound to the config and compiled once with shardings; the state is donated."""
+  fn = functools.partial(train_step, balance_config=config.balance,
+                         rule=losses.balance_rule(config.balance))
+  return jax.jit(fn, in_shardings=(state_sharding, batch_sharding),
+                 out_shardings=(state_sharding, state_sharding), donate_argnums=(0,))
+
+
+def predict_probs(state: TrainState, images) -> jax.Array:
+  """`[B, H, W, 3] uint8` -> `[B, H, W] float32` crack probabilities (BatchNorm running averages)."""
+  logits = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats},
+                          images.astype(jnp.float32) / 255.0, train=False)
+  return jax.nn.sigmoid(logits[..., 0])
+
+
+def make_predict(state_sharding, batch_sharding):
+  return jax.jit(predict_probs, in_shardings=(state_sharding, batch_sharding),
+                 out_shardings=batch_sharding)

@@ -1,0 +1,83 @@
+"""The jitted data-parallel train step: device-count invariance, overfitting, batch composition."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.sharding import Mesh
+
+from crackjax import losses
+from crackjax import models
+from crackjax import parallel
+from crackjax import state as state_lib
+from crackjax import step as step_lib
+
+
+def _batch(seed=0, b=8, size=32):
+  rng = np.random.default_rng(seed)
+  pos_mask = np.zeros((b, size, size, 1), np.uint8)
+  pos_mask[:, size // 2 - 1:size // 2 + 1, 4:-4] = 1                     # a horizontal "crack"
+  pos_image = rng.integers(100, 160, (b, size, size, 3)).astype(np.uint8)
+  pos_image[pos_mask[..., 0] > 0] = 30
+  neg_image = rng.integers(100, 160, (b, size, size, 3)).astype(np.uint8)
+  return {"pos_image": pos_image, "pos_mask": pos_mask, "neg_image": neg_image,
+          "neg_mask": np.zeros_like(pos_mask)}
+
+
+def _setup(config, devices, pos_rate=0.5):
+  mesh = Mesh(np.array(devices), (parallel.DATA_AXIS,))
+  repl, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+  model = models.get_model(config.model)
+  tx = state_lib.make_optimizer(config.optimizer, config.total_steps)
+  bal = losses.initial_balance(config.balance, pos_rate, 0.05)
+  state = state_lib.create(model, tx, config.seed, 32, bal, repl)
+  return state, step_lib.make_train_step(config, repl, data), data
+
+
+def _run(config, devices, steps=4):
+  state, train_step, data = _setup(config, devices)
+  losses_ = []
+  for i in range(steps):
+    batch = jax.tree.map(lambda x: jax.device_put(x, data), _batch(i))
+    state, m = train_step(state, batch)
+    losses_.append(float(m["loss"]))
+  return jax.device_get(state), losses_, train_step
+
+
+def test_one_and_four_devices_give_the_same_state_and_loss(smoke_config):
+  assert jax.device_count() == 4
+  cfg = smoke_config.copy_and_resolve_references()
+  one, loss1, _ = _run(cfg, jax.devices()[:1])
+  four, loss4, step4 = _run(cfg, jax.devices())
+  np.testing.assert_allclose(loss1, loss4, rtol=1e-3)
+  chex.assert_trees_all_close(one.params, four.params, rtol=1e-3, atol=1e-5)
+  chex.assert_trees_all_close(one.batch_stats, four.batch_stats, rtol=1e-3, atol=1e-5)
+  chex.assert_trees_all_close(one.balance, four.balance, rtol=1e-3, atol=1e-5)
+  assert step4._cache_size() == 1, "the step recompiled"
+
+
+def test_overfits_one_small_batch(smoke_config):
+  cfg = smoke_config.copy_and_resolve_references()
+  cfg.balance.method = "bce"
+  cfg.optimizer.learning_rate = 1e-2
+  cfg.optimizer.warmup_steps = 0
+  cfg.optimizer.final_lr_fraction = 1.0
+  cfg.total_steps = 60
+  state, train_step, data = _setup(cfg, jax.devices()[:1], pos_rate=1.0)   # the same 8 patches every step
+  batch = jax.tree.map(lambda x: jax.device_put(x, data), _batch(0))
+  first = None
+  for _ in range(cfg.total_steps):
+    state, m = train_step(state, batch)
+    first = float(m["loss"]) if first is None else first
+  assert float(m["loss"]) < 0.2 * first
+  assert float(m["tp"]) > 0.8 * (float(m["tp"]) + float(m["fn"]))
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.5, 0.9])
+def test_batch_composition_follows_the_rate_in_the_state(rate):
+  batch = jax.tree.map(jnp.asarray, _batch(0, b=2000, size=12))
+  _, labels, take_pos = step_lib.select_patches(jax.random.PRNGKey(1), batch, rate)
+  frac = float(jnp.mean(take_pos))
+  assert abs(frac - rate) < 4 * np.sqrt(rate * (1 - rate) / 2000)
+  np.testing.assert_array_equal(np.asarray(labels).reshape(2000, -1).max(1) > 0, np.asarray(take_pos))
