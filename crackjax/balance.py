@@ -46,6 +46,8 @@ class BalanceRule:
     eta_sampling: step size of the positive-sampling logit per unit PRF (0 freezes the sample level).
     log_weight_bounds: (min, max) of log w_pos and log w_neg.
     logit_bounds: (min, max) of the positive-sampling logit.
+    warmup_steps: intervals that close at or before this step measure P, R and PRF but move nothing
+      (at initialisation a network says "crack" at random, and PRF then measures noise, not bias).
   """
   interval: int
   prf: str = "ratio"
@@ -53,6 +55,7 @@ class BalanceRule:
   eta_sampling: float = 0.0
   log_weight_bounds: tuple[float, float] = (-4.6, 4.6)
   logit_bounds: tuple[float, float] = (-4.6, 4.6)
+  warmup_steps: int = 0
 
   def __post_init__(self):
     if self.interval < 1:
@@ -71,10 +74,12 @@ class BalanceState:
   Attributes:
     tp, fp, fn: pixel counts accumulated over the current interval (threshold 0.5, global batch).
     pos_taken, patches_taken: positive patches / all patches trained on in the current interval.
+    pos_expected: sum over the interval's steps of (rate in force x patches): the expected pos_taken.
     log_pos_weight, log_neg_weight: log of the BCE loss weights of crack / background pixels.
     pos_logit: logit of q, the probability that a batch slot takes a positive patch.
     precision, recall, prf: values measured at the last completed interval (for logging).
     pos_fraction: realised share of positive patches over the last completed interval.
+    expected_fraction: the share the rates in force over that interval asked for.
     updates: number of intervals that moved the state.
   """
   tp: jax.Array
@@ -82,6 +87,7 @@ class BalanceState:
   fn: jax.Array
   pos_taken: jax.Array
   patches_taken: jax.Array
+  pos_expected: jax.Array
   log_pos_weight: jax.Array
   log_neg_weight: jax.Array
   pos_logit: jax.Array
@@ -89,6 +95,7 @@ class BalanceState:
   recall: jax.Array
   prf: jax.Array
   pos_fraction: jax.Array
+  expected_fraction: jax.Array
   updates: jax.Array
 
   @property
@@ -117,17 +124,18 @@ def init(pos_weight: float = 1.0, neg_weight: float = 1.0, pos_rate: float = 0.5
     raise ValueError(f"positive-patch rate must lie in [0, 1], got {pos_rate}.")
   f = lambda v: jnp.asarray(v, jnp.float32)
   return BalanceState(
-      tp=f(0), fp=f(0), fn=f(0), pos_taken=f(0), patches_taken=f(0),
+      tp=f(0), fp=f(0), fn=f(0), pos_taken=f(0), patches_taken=f(0), pos_expected=f(0),
       log_pos_weight=f(jnp.log(pos_weight)), log_neg_weight=f(jnp.log(neg_weight)),
       pos_logit=f(_logit(pos_rate)), precision=f(0), recall=f(0), prf=f(0),
-      pos_fraction=f(pos_rate), updates=f(0))
+      pos_fraction=f(pos_rate), expected_fraction=f(pos_rate), updates=f(0))
 
 
 def accumulate(state: BalanceState, tp, fp, fn, pos_taken, patches_taken) -> BalanceState:
   """Adds one step's global counts (scalars) to the interval accumulators."""
   return state.replace(
       tp=state.tp + tp, fp=state.fp + fp, fn=state.fn + fn,
-      pos_taken=state.pos_taken + pos_taken, patches_taken=state.patches_taken + patches_taken)
+      pos_taken=state.pos_taken + pos_taken, patches_taken=state.patches_taken + patches_taken,
+      pos_expected=state.pos_expected + state.pos_rate * patches_taken)
 
 
 def precision_recall(tp, fp, fn) -> tuple[jax.Array, jax.Array]:
@@ -149,22 +157,23 @@ def prf(precision, recall, kind: str = "ratio") -> jax.Array:
   raise ValueError(f"unknown PRF kind {kind!r}; choose one of {PRF_KINDS}.")
 
 
-def update(state: BalanceState, rule: BalanceRule) -> BalanceState:
+def update(state: BalanceState, rule: BalanceRule, active=True) -> BalanceState:
   """Closes an interval: measures P, R, PRF and moves weights and rate; resets the accumulators.
 
   Pure and jit-compatible. An interval with no positive pixel (TP + FN = 0) measures nothing and moves
-  nothing (the accumulators are still reset).
+  nothing (the accumulators are still reset); neither does one closed while `active` is False.
   """
   chex.assert_rank([state.tp, state.fp, state.fn], 0)
   precision, recall = precision_recall(state.tp, state.fp, state.fn)
   factor = prf(precision, recall, rule.prf)
   valid = state.tp + state.fn > 0
   factor = jnp.where(valid, factor, 0.0)
+  step = jnp.where(active, factor, 0.0)
   lo_w, hi_w = rule.log_weight_bounds
   lo_q, hi_q = rule.logit_bounds
-  log_pos = jnp.clip(state.log_pos_weight + rule.eta_weights * factor, lo_w, hi_w)
-  log_neg = jnp.clip(state.log_neg_weight - rule.eta_weights * factor, lo_w, hi_w)
-  logit = jnp.clip(state.pos_logit + rule.eta_sampling * factor, lo_q, hi_q)
+  log_pos = jnp.clip(state.log_pos_weight + rule.eta_weights * step, lo_w, hi_w)
+  log_neg = jnp.clip(state.log_neg_weight - rule.eta_weights * step, lo_w, hi_w)
+  logit = jnp.clip(state.pos_logit + rule.eta_sampling * step, lo_q, hi_q)
   # A frozen level keeps its initial value even if it lies outside the bounds.
   if rule.eta_weights == 0:
     log_pos, log_neg = state.log_pos_weight, state.log_neg_weight
@@ -172,20 +181,22 @@ def update(state: BalanceState, rule: BalanceRule) -> BalanceState:
     logit = state.pos_logit
   zero = jnp.zeros_like(state.tp)
   return state.replace(
-      tp=zero, fp=zero, fn=zero, pos_taken=zero, patches_taken=zero,
+      tp=zero, fp=zero, fn=zero, pos_taken=zero, patches_taken=zero, pos_expected=zero,
       log_pos_weight=log_pos, log_neg_weight=log_neg, pos_logit=logit,
       precision=jnp.where(valid, precision, state.precision),
       recall=jnp.where(valid, recall, state.recall),
       prf=factor,
       pos_fraction=state.pos_taken / jnp.maximum(state.patches_taken, 1.0),
-      updates=state.updates + valid.astype(jnp.float32))
+      expected_fraction=state.pos_expected / jnp.maximum(state.patches_taken, 1.0),
+      updates=state.updates + (valid & active).astype(jnp.float32))
 
 
 def maybe_update(state: BalanceState, rule: BalanceRule, step: jax.Array) -> BalanceState:
   """`update` when `step` (1-based count of completed steps) closes an interval, else unchanged.
 
-  Selected in-graph with `jnp.where`, so there is no host branch and no recompilation.
+  Selected in-graph with `jnp.where`, so there is no host branch and no recompilation. Intervals that
+  close within the warm-up are measured but move nothing.
   """
   closes = (step % rule.interval) == 0
-  updated = update(state, rule)
+  updated = update(state, rule, active=step > rule.warmup_steps)
   return jax.tree.map(lambda new, old: jnp.where(closes, new, old), updated, state)

@@ -7,9 +7,12 @@ keeps the N *best* and may delete the latest).
 
 from __future__ import annotations
 
+import json
 import os
+import pathlib
 
 import grain
+import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint.checkpoint_managers import preservation_policy as pp
 
@@ -27,7 +30,10 @@ class Checkpointer:
     self.directory = os.path.abspath(directory)
     self.manager = ocp.CheckpointManager(
         self.directory, options=ocp.CheckpointManagerOptions(
-            preservation_policy=policy, create=not read_only, read_only=read_only))
+            preservation_policy=policy, create=not read_only, read_only=read_only,
+            # best_fn makes orbax write each checkpoint's metrics to disk (without it they live only
+            # in memory and best_step() falls back to the latest after a restart or in evaluate).
+            best_fn=lambda m: m[BEST_METRIC], best_mode="max"))
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
@@ -48,11 +54,31 @@ class Checkpointer:
     self.manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True)
 
   def restore(self, step: int, abstract_state, data_iterator=None):
-    """Restores the state (onto `abstract_state`'s shardings) and, if given, the iterator in place."""
+    """Restores the state (onto `abstract_state`'s shardings) and, if given, the iterator in place.
+
+    Grain saves one iterator state per process (`data/process_<i>-of-<n>.json`). The training stream
+    is the same in every process (crackjax/data/pipeline.py), so a run saved by n processes may resume
+    on a different number: each process then takes the (identical) saved state.
+    """
     items = {"state": ocp.args.StandardRestore(abstract_state)}
-    if data_iterator is not None:
+    saved = self._iterator_states(step) if data_iterator is not None else {}
+    if data_iterator is not None and f"process_{jax.process_index()}-of-{jax.process_count()}" in saved:
       items["data"] = grain.checkpoint.CheckpointRestore(data_iterator)
-    return self.manager.restore(step, args=ocp.args.Composite(**items))["state"]
+      data_iterator = None
+    state = self.manager.restore(step, args=ocp.args.Composite(**items))["state"]
+    if data_iterator is not None:
+      if len(set(saved.values())) != 1:
+        raise ValueError(f"checkpoint {step} in {self.directory} holds {len(saved)} different data "
+                         f"iterator states ({sorted(saved)}); resume it with the same number of "
+                         f"processes that saved it.")
+      data_iterator.set_state(json.loads(next(iter(saved.values()))))
+      data_iterator.start_prefetch()  # as grain.checkpoint.CheckpointRestore does
+    return state
+
+  def _iterator_states(self, step: int) -> dict[str, str]:
+    """`{"process_<i>-of-<n>": saved Grain iterator state (JSON text)}` of checkpoint `step`."""
+    data_dir = os.path.join(self.directory, str(step), "data")
+    return {path.stem: path.read_text() for path in sorted(pathlib.Path(data_dir).glob("process_*.json"))}
 
   def wait(self) -> None:
     self.manager.wait_until_finished()

@@ -14,7 +14,9 @@ import ml_collections
 # Keys that may differ when resuming a run in an existing workdir (they do not change the state).
 # Not data.num_workers: Grain's saved iterator state has a different form with and without workers.
 RESUMABLE_KEYS = ("total_steps", "eval_every", "checkpoint_every", "log_every", "keep_checkpoints",
-                  "data.cache_images", "data.tfds_dir", "data.manual_dir",
+                  "data.cache_images", "data.crop_tile_size", "data.crop_tile_codec",
+                  "data.crop_tile_cache_mb",
+                  "data.tfds_dir", "data.manual_dir",
                   "eval.batch_size", "progress_bar")
 
 
@@ -41,6 +43,12 @@ def base() -> ml_collections.ConfigDict:
   c.model.base_channels = 16
   c.model.depth = 4
   c.model.dtype = "float32"        # compute dtype; parameters stay float32
+  # The model zoo (docs/models.md): "" / 0 / () mean the family's reference choice.
+  c.model.backbone = ""            # e.g. fcn: vgg16|vgg16_bn; pspnet/fpn: resnet50|...; deeplabv3plus: +xception65
+  c.model.width = 0                # unetpp/deepcrack base channels, hrnet W (18|48), fcn fc6/fc7 channels
+  c.model.deep_supervision_weights = ()  # side-output loss weights (unetpp, deepcrack, pspnet aux head)
+  c.model.pretrained_path = ""     # backbone weights (.npz/.pth, see crackjax/models/convert_weights.py)
+  c.model.output_prior = 0.01      # initial crack probability of the final logit (RetinaNet prior init)
 
   c.data = ml_collections.ConfigDict()
   c.data.name = "synthetic"
@@ -54,6 +62,10 @@ def base() -> ml_collections.ConfigDict:
   c.data.contrast = 0.1
   c.data.num_workers = 2           # Grain worker processes (0: load in the training process)
   c.data.cache_images = 32         # decoded full images kept per worker
+  c.data.crop_tile_size = 0        # > 0: crop patches from a tiled copy (for large images; data/tile_store.py)
+  c.data.crop_tile_codec = "png"   # tile store codec: "png" (smaller) or "raw" (faster to read)
+  c.data.crop_tile_cache_mb = 256  # decoded tiles kept per worker when crop_tile_size > 0
+  c.data.skip_bad_pairs = False    # real data: leave out (and list) bad image/mask pairs instead of failing
   c.data.synthetic = ml_collections.ConfigDict()
   c.data.synthetic.height = 1024
   c.data.synthetic.width = 1024
@@ -67,6 +79,7 @@ def base() -> ml_collections.ConfigDict:
   c.balance.method = "ran"
   c.balance.interval = 20
   c.balance.prf = "ratio"
+  c.balance.warmup_steps = 0       # intervals closing at or before this step move nothing
   c.balance.eta_weights = 0.5
   c.balance.eta_sampling = 0.5
   c.balance.init_pos_weight = 1.0
@@ -96,8 +109,11 @@ def _flatten(d: dict, prefix: str = "") -> dict:
   return out
 
 
-def save_or_check(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Saves `workdir/config.json`, or refuses to resume when the saved run's config is incompatible."""
+def save_or_check(config: ml_collections.ConfigDict, workdir: str, write: bool = True) -> None:
+  """Saves `workdir/config.json`, or refuses to resume when the saved run's config is incompatible.
+
+  Every process checks; only the one with `write=True` (process 0) writes, atomically, so the others
+  never read a half-written file."""
   path = os.path.join(workdir, "config.json")
   current = json.loads(config.to_json_best_effort())
   if os.path.exists(path):
@@ -112,8 +128,11 @@ def save_or_check(config: ml_collections.ConfigDict, workdir: str) -> None:
           f"To start fresh, pass a new --workdir (or delete {workdir}); to continue that run, drop "
           f"these overrides.")
   os.makedirs(workdir, exist_ok=True)
-  with open(path, "w") as f:
+  if not write:
+    return
+  with open(path + ".tmp", "w") as f:
     json.dump(current, f, indent=2, sort_keys=True)
+  os.replace(path + ".tmp", path)
 
 
 def load(workdir: str) -> ml_collections.ConfigDict:

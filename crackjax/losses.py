@@ -99,7 +99,8 @@ def balance_rule(cfg) -> balance_lib.BalanceRule:
       eta_weights=cfg.eta_weights if method.adapt_weights else 0.0,
       eta_sampling=cfg.eta_sampling if method.sampling == "adaptive" else 0.0,
       log_weight_bounds=(float(jnp.log(cfg.weight_bounds[0])), float(jnp.log(cfg.weight_bounds[1]))),
-      logit_bounds=(balance_lib._logit(cfg.rate_bounds[0]), balance_lib._logit(cfg.rate_bounds[1])))
+      logit_bounds=(balance_lib._logit(cfg.rate_bounds[0]), balance_lib._logit(cfg.rate_bounds[1])),
+      warmup_steps=cfg.warmup_steps)
 
 
 def initial_balance(cfg, natural_pos_rate: float, pixel_pos_fraction: float) -> balance_lib.BalanceState:

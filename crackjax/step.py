@@ -34,6 +34,20 @@ def select_patches(key, batch: dict, pos_rate) -> tuple[jax.Array, jax.Array, ja
   return images, labels, take_pos
 
 
+def deeply_supervised_loss(loss_of, out) -> jax.Array:
+  """`loss_of(logits)` for a `[B, H, W, 1]` output. For a deeply supervised model's train-mode dict
+  `{"logits", "side_logits", "side_weights"}` (crackjax/models/__init__.py) the method's loss on every
+  output, weighted: (L(logits) + sum_k w_k L(side_k)) / (1 + sum_k w_k), so its scale matches a
+  single-output model's. Metrics and balance statistics use `logits` (the fused output) only."""
+  if not isinstance(out, dict):
+    return loss_of(out)
+  total, norm = loss_of(out["logits"]), 1.0
+  for w, side in zip(out["side_weights"], out["side_logits"], strict=True):
+    chex.assert_equal_shape([side, out["logits"]])
+    total, norm = total + w * loss_of(side), norm + w
+  return total / norm
+
+
 def train_step(state: TrainState, batch: dict, *, balance_config, rule: balance_lib.BalanceRule):
   """One optimisation step. Returns (new state, metrics of this step as float32 scalars)."""
   select_key, next_rng = jax.random.split(state.rng)
@@ -41,10 +55,12 @@ def train_step(state: TrainState, batch: dict, *, balance_config, rule: balance_
   method = losses.get_method(balance_config.method)
 
   def loss_fn(params):
-    logits, updates = state.apply_fn({"params": params, "batch_stats": state.batch_stats}, images,
-                                     train=True, mutable=["batch_stats"])
+    out, updates = state.apply_fn({"params": params, "batch_stats": state.batch_stats}, images,
+                                  train=True, mutable=["batch_stats"])
+    loss_of = lambda lg: method.loss(lg, labels, state.balance, balance_config)
+    logits = out["logits"] if isinstance(out, dict) else out
     chex.assert_shape(logits, labels.shape)
-    return method.loss(logits, labels, state.balance, balance_config), (logits, updates)
+    return deeply_supervised_loss(loss_of, out), (logits, updates)
 
   (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   new_state = state.apply_gradients(grads=grads, batch_stats=updates["batch_stats"], rng=next_rng)

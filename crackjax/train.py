@@ -27,7 +27,9 @@ from crackjax import metric_writers
 from crackjax import metrics as metrics_lib
 from crackjax import models
 from crackjax import parallel
+from crackjax import plots
 from crackjax import state as state_lib
+from crackjax.models import convert_weights
 from crackjax import step as step_lib
 from crackjax.data import datasets
 from crackjax.data import patches
@@ -69,14 +71,24 @@ def _balance_metrics(bal: balance_lib.BalanceState) -> dict:
           "balance/pos_weight": np.exp(bal.log_pos_weight),
           "balance/neg_weight": np.exp(bal.log_neg_weight),
           "balance/pos_rate": 1.0 / (1.0 + np.exp(-bal.pos_logit)),
-          "data/pos_fraction": bal.pos_fraction}
+          "data/pos_fraction": bal.pos_fraction, "data/expected_pos_fraction": bal.expected_fraction}
+
+
+def _prepare_data(d) -> tuple:
+  """The prepared tfds builder of `config.data` and its train split's patch index (both cached on disk)."""
+  builder = datasets.get_builder(d)
+  index = patches.load_or_build(
+      datasets.split_source(builder, "train", decode_images=False), builder.data_dir, "train",
+      d.patch_size, d.patch_stride, d.min_crack_pixels)
+  return builder, index
 
 
 def train_and_evaluate(config, workdir: str) -> dict:
   """Trains `config` in `workdir` (resuming if it holds a checkpoint); returns the final test metrics."""
   workdir = os.path.abspath(workdir)
   final_path = _final_path(workdir)
-  config_base.save_or_check(config, workdir)
+  config_base.save_or_check(config, workdir, write=parallel.is_main_process())
+  parallel.check_shared_directory(workdir)
   if os.path.exists(final_path):
     with open(final_path) as f:
       final = json.load(f)
@@ -93,18 +105,17 @@ def train_and_evaluate(config, workdir: str) -> dict:
                jax.process_count(), config.batch_size)
 
   # Data: prepared tfds dataset, patch index of the train split, the stream of patch pools.
-  builder = datasets.get_builder(config.data)
+  # Process 0 prepares first; the others then reuse its files on a shared filesystem.
   d = config.data
-  index = patches.load_or_build(
-      datasets.split_source(builder, "train", decode_images=False), builder.data_dir, "train",
-      d.patch_size, d.patch_stride, d.min_crack_pixels)
+  builder, index = parallel.process_0_first(lambda: _prepare_data(d), "prepare_data")
   logging.info("train patches: %d positive, %d negative (natural positive rate %.4f); crack pixels %.4f%%",
                len(index.pos), len(index.neg), index.natural_pos_rate, 100 * index.pixel_pos_fraction)
   sampler = pipeline.PoolSampler(
       datasets.split_source(builder, "train"), index, patch_size=d.patch_size,
       global_batch=config.batch_size, seed=config.seed, augment=d.augment, brightness=d.brightness,
       contrast=d.contrast, process_index=jax.process_index(), process_count=jax.process_count(),
-      cache_images=d.cache_images)
+      cache_images=d.cache_images,
+      images=parallel.process_0_first(lambda: datasets.crop_source(builder, "train", d), "crop_source"))
   train_iter = iter(pipeline.train_dataset(sampler, config.total_steps, d.num_workers))
 
   # Model, optimizer and the train state (balance state initialised from the data's statistics).
@@ -119,6 +130,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
   if start:
     state = ckpt.restore(start, state, train_iter)
     logging.info("Resuming from the checkpoint at step %d in %s.", start, ckpt.directory)
+  elif config.model.pretrained_path:   # a fresh run: backbone weights from the user's file
+    state = convert_weights.load_pretrained(state, config.model, repl)
+    logging.info("Backbone weights loaded from %s.", config.model.pretrained_path)
   writer = metric_writers.MetricWriter(workdir, resume_step=start)
 
   train_step = step_lib.make_train_step(config, repl, data_sharding)
@@ -141,11 +155,18 @@ def train_and_evaluate(config, workdir: str) -> dict:
   # Final: the best checkpoint by val/f1 (the latest if there is no val split) on the test split.
   best = ckpt.best_step()
   state = ckpt.restore(best, state)
-  test = evaluate(datasets.split_source(builder, "test"), state)
+  # The full metric set (crackjax/crack_metrics.py), shared with `python -m crackjax.evaluate`.
+  test = evaluation.evaluate_split(
+      predict, state, datasets.split_source(builder, "test"), batch_size=config.eval.batch_size,
+      pad_multiple=config.eval.pad_multiple, sharding=data_sharding, threshold=config.eval.threshold,
+      accumulator=evaluation.new_accumulator(config.eval.threshold, strict=False))
   final = {**test, "split": "test", "checkpoint_step": best, "total_steps": config.total_steps,
            "selected_by": "val/f1" if val_source is not None else "latest"}
   writer.write(config.total_steps, {f"test/{k}": test[k] for k in ("precision", "recall", "f1", "iou")})
   writer.close()
+  if jax.process_index() == 0:
+    plots.prf_trajectory(metric_writers.read(workdir), os.path.join(workdir, "prf_trajectory.png"),
+                         title=f"{config.balance.method} on {config.data.name}")
   _write_json(final_path, final)
   ckpt.close()
   logging.info("Test split (checkpoint %d): %s", best, json.dumps(

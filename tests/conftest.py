@@ -45,3 +45,17 @@ def smoke_config(tfds_dir):
 def smoke_builder(smoke_config):
   from crackjax.data import datasets  # noqa: PLC0415
   return datasets.get_builder(smoke_config.data)
+
+
+@pytest.fixture(scope="session")
+def trained_workdir(tmp_path_factory, tfds_dir) -> pathlib.Path:
+  """One `configs/smoke.py` run (12 steps, validated at 6 and 12), trained once per session for the
+  evaluate / predict tests; do not write into it except under eval/."""
+  import subprocess  # noqa: PLC0415
+  import sys  # noqa: PLC0415
+  workdir = tmp_path_factory.mktemp("trained") / "run"
+  cmd = [sys.executable, "-m", "crackjax.main", "--config", str(REPO / "configs" / "smoke.py"),
+         "--workdir", str(workdir), f"--config.data.tfds_dir={tfds_dir}", "--config.progress_bar=False"]
+  proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  return workdir

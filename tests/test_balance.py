@@ -114,3 +114,13 @@ def test_bad_rule_and_init_values_name_the_key():
     balance.BalanceRule(interval=1, prf="nope")
   with pytest.raises(ValueError, match="rate"):
     balance.init(pos_rate=1.5)
+
+
+def test_warmup_measures_but_does_not_move():
+  rule = balance.BalanceRule(interval=5, eta_weights=0.5, eta_sampling=0.5, warmup_steps=10)
+  s = _state(10, 0, 30)
+  during = jax.device_get(balance.maybe_update(s, rule, jnp.int32(10)))
+  after = jax.device_get(balance.maybe_update(s, rule, jnp.int32(15)))
+  assert during.tp == 0 and during.prf > 0 and during.recall == pytest.approx(0.25)
+  assert during.log_pos_weight == 0 and during.pos_logit == 0 and during.updates == 0
+  assert after.log_pos_weight > 0 and after.pos_logit > 0 and after.updates == 1

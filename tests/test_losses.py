@@ -101,3 +101,17 @@ def test_balance_rule_freezes_levels_the_method_does_not_adapt():
 def test_unknown_method_names_the_key():
   with pytest.raises(ValueError, match="config.balance.method='nope'"):
     losses.get_method("nope")
+
+
+@pytest.mark.parametrize("method", sorted(losses.METHODS))
+def test_every_method_compiles_on_the_data_parallel_mesh(method):
+  """Losses see batch-sharded arrays inside the step (4 fake devices, the trainer's own mesh)."""
+  from crackjax import parallel  # noqa: PLC0415
+  mesh = parallel.make_mesh()
+  lg, lb, _, _ = _data(6)
+  lg, lb = (jax.device_put(jnp.tile(a, (2, 1, 1, 1)), parallel.batch_sharding(mesh)) for a in (lg, lb))
+  cfg = config_base.base().balance
+  state = losses.initial_balance(cfg.copy_and_resolve_references(), 0.2, 0.01)
+  fn = jax.jit(jax.value_and_grad(lambda l: losses.get_method(method).loss(l, lb, state, cfg)))
+  value, grad = fn(lg)
+  assert np.isfinite(value) and grad.shape == lg.shape

@@ -8,7 +8,8 @@ from crackjax import models
 
 
 def _cfg(**kw):
-  c = ml_collections.ConfigDict(dict(name="unet", base_channels=4, depth=2, dtype="float32"))
+  c = ml_collections.ConfigDict(dict(name="unet", base_channels=4, depth=2, dtype="float32",
+                                    output_prior=0.01))
   c.update(kw)
   return c
 
@@ -49,3 +50,11 @@ def test_original_unet_parameter_count():
 def test_unknown_model_name_names_the_key():
   with pytest.raises(ValueError, match="config.model.name='nope'"):
     models.get_model(_cfg(name="nope"))
+
+
+def test_untrained_model_predicts_the_prior():
+  model = models.get_model(_cfg(output_prior=0.02))
+  x = jax.random.uniform(jax.random.PRNGKey(1), (2, 32, 32, 3))
+  variables = model.init(jax.random.PRNGKey(0), x, train=False)
+  probs = jax.nn.sigmoid(model.apply(variables, x, train=True, mutable=["batch_stats"])[0])
+  assert abs(float(jnp.median(probs)) - 0.02) < 0.01

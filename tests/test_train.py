@@ -45,6 +45,7 @@ def test_smoke_run_writes_metrics_checkpoints_and_final_eval(repo, tmp_path, tfd
   keys = set().union(*events)
   for k in ("train/loss", "train/precision", "train/recall", "train/f1", "val/f1", "balance/prf",
             "balance/pos_weight", "balance/neg_weight", "balance/pos_rate", "data/pos_fraction",
+            "data/expected_pos_fraction",
             "test/f1"):
     assert k in keys, k
   assert [e["step"] for e in events] == sorted(e["step"] for e in events)
@@ -53,6 +54,7 @@ def test_smoke_run_writes_metrics_checkpoints_and_final_eval(repo, tmp_path, tfd
     assert 0.0 <= final[k] <= 1.0
   assert final["images"] == 2 and final["total_steps"] == 12
   assert os.listdir(wd / "tensorboard")
+  assert (wd / "prf_trajectory.png").stat().st_size > 10_000
   assert json.load(open(wd / "config.json"))["model"]["base_channels"] == 4
 
   # A finished run exits at once, saying so.

@@ -41,29 +41,14 @@ def photometric(image: np.ndarray, brightness: float, contrast: float) -> np.nda
   return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
-class PoolSampler:
-  """Maps a step number to this process's slice of that step's pool of candidate patches.
-
-  Output: pos_image, neg_image `[b, S, S, 3] uint8`; pos_mask, neg_mask `[b, S, S, 1] uint8` {0, 1};
-  b = global_batch / process_count.
+class FullImages:
+  """Crops from whole images decoded by a tfds data source, with an LRU of `cache_images` decoded images
+  per process (the right choice for images of up to a few megapixels; for larger ones see
+  crackjax/data/tile_store.py). `crop(i, y, x, size)` -> image `[S, S, 3] uint8`, mask `[S, S, 1] uint8`.
   """
 
-  def __init__(self, source, index: PatchIndex, *, patch_size: int, global_batch: int, seed: int,
-               augment: bool = True, brightness: float = 0.1, contrast: float = 0.1,
-               process_index: int = 0, process_count: int = 1, cache_images: int = 32):
-    if len(index.pos) == 0 or len(index.neg) == 0:
-      raise ValueError(
-          f"the training split has {len(index.pos)} positive and {len(index.neg)} negative patches of "
-          f"size {patch_size}; both pools need patches. Lower config.data.patch_size or "
-          f"config.data.min_crack_pixels, or check that the masks hold cracks.")
-    if global_batch % process_count:
-      raise ValueError(f"config.batch_size={global_batch} must be divisible by {process_count} processes.")
-    self.source, self.index = source, index
-    self.patch_size, self.global_batch, self.seed = patch_size, global_batch, seed
-    self.augment, self.brightness, self.contrast = augment, brightness, contrast
-    local = global_batch // process_count
-    self.slice = slice(process_index * local, (process_index + 1) * local)
-    self.cache_images = cache_images
+  def __init__(self, source, cache_images: int = 32):
+    self.source, self.cache_images = source, cache_images
     self._cache = collections.OrderedDict()
 
   def __getstate__(self):
@@ -82,6 +67,36 @@ class PoolSampler:
       while len(self._cache) > self.cache_images:
         self._cache.popitem(last=False)
     return item
+
+  def crop(self, i: int, y: int, x: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    image, mask = self._example(i)
+    return crop(image, y, x, size), crop(mask, y, x, size)
+
+
+class PoolSampler:
+  """Maps a step number to this process's slice of that step's pool of candidate patches.
+
+  Output: pos_image, neg_image `[b, S, S, 3] uint8`; pos_mask, neg_mask `[b, S, S, 1] uint8` {0, 1};
+  b = global_batch / process_count. Patches are cropped by `images` (anything with
+  `crop(i, y, x, size)`: `FullImages` of `source` by default, or a `tile_store.TiledImages`).
+  """
+
+  def __init__(self, source, index: PatchIndex, *, patch_size: int, global_batch: int, seed: int,
+               augment: bool = True, brightness: float = 0.1, contrast: float = 0.1,
+               process_index: int = 0, process_count: int = 1, cache_images: int = 32, images=None):
+    if len(index.pos) == 0 or len(index.neg) == 0:
+      raise ValueError(
+          f"the training split has {len(index.pos)} positive and {len(index.neg)} negative patches of "
+          f"size {patch_size}; both pools need patches. Lower config.data.patch_size or "
+          f"config.data.min_crack_pixels, or check that the masks hold cracks.")
+    if global_batch % process_count:
+      raise ValueError(f"config.batch_size={global_batch} must be divisible by {process_count} processes.")
+    self.images = images if images is not None else FullImages(source, cache_images)
+    self.index = index
+    self.patch_size, self.global_batch, self.seed = patch_size, global_batch, seed
+    self.augment, self.brightness, self.contrast = augment, brightness, contrast
+    local = global_batch // process_count
+    self.slice = slice(process_index * local, (process_index + 1) * local)
 
   def draw(self, step: int) -> dict:
     """The global pool's patch rows and augmentation parameters for `step` (cheap, no image I/O)."""
@@ -102,8 +117,7 @@ class PoolSampler:
       images, masks = [], []
       for slot in range(self.slice.start, self.slice.stop):
         image_id, y, x = (int(v) for v in plan[kind][slot])
-        image, mask = self._example(image_id)
-        image, mask = crop(image, y, x, self.patch_size), crop(mask, y, x, self.patch_size)
+        image, mask = self.images.crop(image_id, y, x, self.patch_size)
         if self.augment:
           code = int(plan["dihedral"][k, slot])
           image, mask = dihedral(image, code), dihedral(mask, code)

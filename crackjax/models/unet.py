@@ -16,6 +16,8 @@ import functools
 import flax.linen as nn
 import jax.numpy as jnp
 
+from crackjax.models import options
+from crackjax.models import output_bias
 from crackjax.models import register
 
 
@@ -39,6 +41,7 @@ class UNet(nn.Module):
   base_channels: int = 16
   depth: int = 4
   dtype: jnp.dtype = jnp.float32
+  output_prior: float = 0.01
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -57,11 +60,14 @@ class UNet(nn.Module):
       x = nn.ConvTranspose(features, (2, 2), strides=(2, 2), dtype=self.dtype)(x)
       x = jnp.concatenate([x, skips[level]], axis=-1)
       x = ConvBlock(features, self.dtype)(x, train)
-    x = nn.Conv(1, (1, 1), dtype=self.dtype)(x)
+    x = nn.Conv(1, (1, 1), dtype=self.dtype, bias_init=output_bias(self.output_prior))(x)
     return x.astype(jnp.float32)
 
 
 @register("unet")
 def build(model_config) -> UNet:
+  options.no_backbone(model_config)
+  options.width(model_config, None)      # U-Net's width is model.base_channels
+  options.no_side_outputs(model_config)
   return UNet(base_channels=model_config.base_channels, depth=model_config.depth,
-              dtype=jnp.dtype(model_config.dtype))
+              dtype=jnp.dtype(model_config.dtype), output_prior=model_config.output_prior)

@@ -1,0 +1,198 @@
+r"""Speed, peak memory and seam-freeness of `python -m crackjax.predict` (docs/inference.md has the numbers).
+
+    # Speed and peak RSS on 4096x4096 and 8000x6000 images (configs/default.py's U-Net):
+    flock /tmp/crackjax_timing.lock python benchmarks/predict.py speed --dir /tmp/crackjax_bench_predict
+
+    # Tiled vs whole-image inference for several tile settings (the same model):
+    python benchmarks/predict.py seams --dir /tmp/crackjax_bench_predict
+
+Without `--workdir`, both train (once, a few CPU-minutes) the U-Net of configs/default.py (its
+model.base_channels and model.depth) for 200 steps on configs/smoke.py's data with 128-px
+patches: test F1 about 0.5, so its masks look like cracks (the crack measurements' cost depends on
+the mask; the model's speed does not depend on the weights).
+
+speed:
+1. The trained workdir (above, or `--workdir`).
+2. Synthetic road images of each `--sizes` (crackjax.data.synthetic) are written as PNG under `--dir`,
+   each in its own folder beside a 512x512 warm-up image, so the big image's time excludes compiling.
+3. For each size, `python -m crackjax.predict` runs in a child process (with and without the crack
+   measurements); its peak RSS is `ru_maxrss` of that child (os.wait4), the megapixels/s are read from
+   the image's JSON (tiling + model + stitching, no I/O), and the phase times likewise.
+
+seams: with the same workdir, a synthetic 1400x1000 image predicted whole
+(mirror-padded to multiples of 32, as the evaluation does) and with tiles; reports, against the
+whole-image map, the largest and 99.9th-percentile probability difference and the mask pixels that
+flip at 0.5, for aligned tile grids (what predict uses) and one unaligned grid.
+
+Note `uptime` beside the numbers; on a shared machine wrap timings in `flock /tmp/crackjax_timing.lock`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import PIL.Image
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _load_average() -> str:
+  with open("/proc/loadavg") as f:
+    return " ".join(f.read().split()[:3])
+
+
+def _default_model() -> tuple[int, int]:
+  """(base_channels, depth) of configs/default.py."""
+  spec = importlib.util.spec_from_file_location("default_config", os.path.join(REPO, "configs", "default.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  model = module.get_config().model
+  return model.base_channels, model.depth
+
+
+def _train_default_unet(workdir: str, tfds_dir: str, steps: int, patch_size: int = 64) -> None:
+  """configs/default.py's U-Net trained `steps` steps on configs/smoke.py's data (once)."""
+  if os.path.exists(os.path.join(workdir, "eval", "final.json")):
+    return
+  channels, depth = _default_model()
+  cmd = [sys.executable, "-m", "crackjax.main", "--config", os.path.join(REPO, "configs", "smoke.py"),
+         "--workdir", workdir, f"--config.data.tfds_dir={tfds_dir}", "--config.progress_bar=False",
+         f"--config.model.base_channels={channels}", f"--config.model.depth={depth}",
+         f"--config.total_steps={steps}",
+         f"--config.eval_every={max(steps // 4, 1)}", f"--config.checkpoint_every={max(steps // 4, 1)}",
+         f"--config.data.patch_size={patch_size}", f"--config.data.patch_stride={patch_size // 2}"]
+  subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
+
+
+def _workdir(args) -> str:
+  if args.workdir:
+    return args.workdir
+  workdir = os.path.join(args.dir, "default_unet_200steps")
+  _train_default_unet(workdir, os.path.join(args.dir, "tfds"), steps=200, patch_size=128)
+  return workdir
+
+
+def _make_inputs(root: str, height: int, width: int) -> str:
+  from crackjax.data import synthetic  # noqa: PLC0415
+  folder = os.path.join(root, f"in_{width}x{height}")
+  big = os.path.join(folder, f"road_{width}x{height}.png")
+  if not os.path.exists(big):
+    os.makedirs(folder, exist_ok=True)
+    warm, _ = synthetic.generate(0, 1, synthetic.SyntheticSpec(height=512, width=512))
+    PIL.Image.fromarray(warm).save(os.path.join(folder, "0_warmup.png"))
+    image, _ = synthetic.generate(0, 2, synthetic.SyntheticSpec(height=height, width=width))
+    PIL.Image.fromarray(image).save(big + ".tmp.png", compress_level=1)
+    os.replace(big + ".tmp.png", big)
+  return folder
+
+
+def _run_predict(args: list[str]) -> tuple[int, float, float, str]:
+  """(return code, peak RSS in MiB, wall s, stderr tail) of `python -m crackjax.predict args`."""
+  t0 = time.time()
+  proc = subprocess.Popen([sys.executable, "-m", "crackjax.predict", *args], cwd=REPO,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  err = proc.stderr.read()
+  _, status, usage = os.wait4(proc.pid, 0)
+  proc.returncode = os.waitstatus_to_exitcode(status)
+  return proc.returncode, usage.ru_maxrss / 1024.0, time.time() - t0, err[-3000:]
+
+
+def speed(args) -> None:
+  from crackjax import config_base  # noqa: PLC0415
+  from crackjax import predict as predict_lib  # noqa: PLC0415
+  os.makedirs(args.dir, exist_ok=True)
+  workdir = _workdir(args)
+  results = []
+  for size in args.sizes.split(","):
+    width, height = (int(v) for v in size.lower().split("x"))
+    folder = _make_inputs(args.dir, height, width)
+    for quantify in (True, False) if not args.no_quantify_runs else (True,):
+      out = os.path.join(args.dir, f"out_{width}x{height}_{'q' if quantify else 'noq'}")
+      flags = ["--workdir", workdir, "--input", folder, "--output", out, "--mm_per_pixel=1.0",
+               "--noprogress_bar", *([] if quantify else ["--noquantify"]), *args.predict_args.split()]
+      load_before = _load_average()
+      rc, rss, wall, err = _run_predict(flags)
+      if rc != 0:
+        raise SystemExit(f"crackjax.predict {' '.join(flags)} failed:\n{err}")
+      with open(os.path.join(out, f"road_{width}x{height}.json")) as f:
+        rep = json.load(f)
+      row = {"size": f"{width}x{height}", "megapixels": width * height / 1e6, "quantify": quantify,
+             "tiles": None, "predict_s": rep["seconds"]["predict"],
+             "megapixels_per_s": rep["megapixels_per_s"], "quantify_s": rep["seconds"]["quantify"],
+             "write_s": rep["seconds"]["write"], "read_s": rep["seconds"]["read"],
+             "image_total_s": rep["seconds"]["total"], "process_wall_s": wall,
+             "peak_rss_mib": rss, "tiling": rep["tiling"], "load_before": load_before,
+             "load_after": _load_average(), "crack_pixels": rep["crack_pixels"]}
+      t = rep["tiling"]
+      row["tiles"] = len(predict_lib.image_grid(
+          height, width, predict_lib.TileSettings(t["tile_size"], t["overlap"], t["margin"],
+                                                  t["tile_batch"]),
+          config_base.load(workdir).eval.pad_multiple))
+      results.append(row)
+      print(json.dumps(row), flush=True)
+
+  print("\n| image | measurements | tiles | predict s | megapixels/s | quantify s | write s | "
+        "peak RSS MiB | load (1/5/15 min) before |")
+  print("|---|---|---|---|---|---|---|---|---|")
+  for r in results:
+    print(f"| {r['size']} | {'yes' if r['quantify'] else 'no'} | {r['tiles']} | {r['predict_s']:.1f} | "
+          f"{r['megapixels_per_s']:.3f} | {r['quantify_s']:.1f} | {r['write_s']:.1f} | "
+          f"{r['peak_rss_mib']:.0f} | {r['load_before']} |")
+
+
+def seams(args) -> None:
+  from crackjax import inference, parallel, predict as predict_lib, tiling  # noqa: PLC0415
+  from crackjax.data import synthetic  # noqa: PLC0415
+  workdir = _workdir(args)
+  restored = inference.restore(workdir)
+  m = restored.config.eval.pad_multiple
+  height, width = 1000, 1400
+  image, _ = synthetic.generate(0, 5, synthetic.SyntheticSpec(height=height, width=width))
+  run = lambda x: np.asarray(restored.predict(
+      restored.state, parallel.to_global({"x": x}, restored.batch_sharding)["x"]))
+  ph, pw = -(-height // m) * m, -(-width // m) * m
+  full = run(np.pad(image, ((0, ph - height), (0, pw - width), (0, 0)), mode="symmetric")[None])[0]
+  full = full[:height, :width]
+  print(f"workdir {workdir} (checkpoint {restored.step}); image {width}x{height}; whole-image crack "
+        f"pixels at 0.5: {int(np.sum(full >= 0.5))}")
+  print("| tiles | overlap | margin | grid | max abs diff | 99.9th pct | mask pixels flipped |")
+  print("|---|---|---|---|---|---|---|")
+  for tile, overlap, margin, align in ((512, 0, 0, m), (512, 64, 8, m), (512, 128, 16, m),
+                                       (512, 128, 32, m), (256, 128, 32, m), (512, 128, 32, 1)):
+    if align == 1:  # the image's own size, origins anywhere (what predict does not do)
+      grid = tiling.make_grid(height, width, tile, overlap=overlap, margin=margin)
+    else:
+      grid = predict_lib.image_grid(height, width, predict_lib.TileSettings(tile, overlap, margin), m)
+    outs = np.concatenate([run(tiling.tiles(image, grid, a, b))
+                           for a, b in tiling.iter_batches(len(grid), 1)])
+    tiled = tiling.stitch(grid, outs)[:height, :width]
+    d = np.abs(tiled - full)
+    flips = int(np.sum((tiled >= 0.5) != (full >= 0.5)))
+    print(f"| {tile} px, {len(grid)} | {overlap} | {margin} | "
+          f"{'aligned to ' + str(m) if align > 1 else 'unaligned'} | {d.max():.4f} | "
+          f"{np.quantile(d, 0.999):.4f} | {flips} |", flush=True)
+
+
+def main() -> None:
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("mode", choices=("speed", "seams"))
+  p.add_argument("--dir", default="/tmp/crackjax_bench_predict", help="Work folder (images, outputs).")
+  p.add_argument("--workdir", default=None, help="A trained crackjax workdir (default: train one).")
+  p.add_argument("--sizes", default="4096x4096,8000x6000", help="speed: WIDTHxHEIGHT,...")
+  p.add_argument("--predict_args", default="", help="speed: extra flags for crackjax.predict, e.g. "
+                 "'--tile_size=1024 --tile_batch=2'.")
+  p.add_argument("--no_quantify_runs", action="store_true", help="speed: skip the runs without "
+                 "measurements.")
+  args = p.parse_args()
+  speed(args) if args.mode == "speed" else seams(args)
+
+
+if __name__ == "__main__":
+  main()

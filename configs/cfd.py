@@ -1,0 +1,38 @@
+r"""CFD (CrackForest): RAN balanced learning of a U-Net on 118 asphalt images of 480x320.
+
+Your copy in the official layout (image/NNN.jpg + groundTruth/NNN.mat, or PNG masks):
+
+    python -m crackjax.main --config configs/cfd.py --workdir /tmp/crackjax_cfd \
+        --config.data.manual_dir=/path/to/CrackForest-dataset
+
+The re-laid-out copy beside the repository (images/ + masks/ + splits.csv) reads with either builder
+(the splits are the same):
+
+    python -m crackjax.main --config configs/cfd.py --workdir /tmp/crackjax_cfd \
+        --config.data.manual_dir=../shared/datasets/cfd --config.data.name=crack_folder
+
+Splits: 001-060 train, 061-072 val (checkpoint selection), 073-118 test (46 images). Patches: 128x128
+windows every 32 px (84 per image; about 2/3 hold crack pixels); evaluation on the full 480x320 images
+(multiples of 32, so no padding).
+
+Result: MEASURED_PLACEHOLDER
+"""
+
+from crackjax import config_base
+
+
+def get_config():
+  c = config_base.base()
+  c.data.name = "cfd"
+  c.data.patch_size = 128
+  c.data.patch_stride = 32
+  c.total_steps = 2000
+  c.batch_size = 8
+  c.eval_every = 250
+  c.checkpoint_every = 250
+  c.log_every = 50
+  c.optimizer.warmup_steps = 100
+  c.model.base_channels = 16
+  c.model.depth = 4
+  c.eval.batch_size = 4
+  return c

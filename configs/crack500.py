@@ -1,0 +1,37 @@
+r"""CRACK500: RAN balanced learning of a U-Net on 640x360 crops of phone photos of pavement.
+
+Your copy in the official layout (traincrop/ valcrop/ testcrop/ with <stem>.jpg + <stem>_mask.png):
+
+    python -m crackjax.main --config configs/crack500.py --workdir /tmp/crackjax_crack500 \
+        --config.data.manual_dir=/path/to/CRACK500
+
+The re-laid-out copy beside the repository (only the official training pool, split by source photo into
+train 1253 / val 201 / test 442; not comparable with published CRACK500 numbers):
+
+    python -m crackjax.main --config configs/crack500.py --workdir /tmp/crackjax_crack500 \
+        --config.data.manual_dir=../shared/datasets/crack500 --config.data.name=crack_folder
+
+Patches: 128x128 windows every 64 px (45 per 640x360 crop); evaluation on the full crops padded to
+multiples of 32 (640x384).
+
+Result: MEASURED_PLACEHOLDER
+"""
+
+from crackjax import config_base
+
+
+def get_config():
+  c = config_base.base()
+  c.data.name = "crack500"
+  c.data.patch_size = 128
+  c.data.patch_stride = 64
+  c.total_steps = 4000
+  c.batch_size = 8
+  c.eval_every = 500
+  c.checkpoint_every = 500
+  c.log_every = 50
+  c.optimizer.warmup_steps = 100
+  c.model.base_channels = 16
+  c.model.depth = 4
+  c.eval.batch_size = 4
+  return c

@@ -1,0 +1,163 @@
+r"""Evaluates a trained run on one split of its dataset, on full images, with the full metric set.
+
+    python -m crackjax.evaluate --workdir DIR [--split test] [--checkpoint_step N] [--config.key=value ...]
+
+Loads the run's resolved config (DIR/config.json), the checkpoint with the best val/f1 (the latest
+if none was validated) or `--checkpoint_step`, predicts every image of the split at full size and
+writes (process 0):
+
+    DIR/eval/<split>.json              every metric with its convention (key `conventions`), the pooled
+                                       PR curve on the threshold grid, which checkpoint and data
+    DIR/eval/<split>_per_image.csv     one row per image (P/R/F1/IoU at the threshold, best F1 over the
+                                       grid and its threshold, relaxed F1 at 2 and 5 px, clDice)
+    DIR/eval/pr_curve.png              the PR curves of every <split>.json in DIR/eval
+
+Overrides apply to the saved config, e.g. `--config.eval.threshold=0.3`, `--config.eval.batch_size=4`,
+or another dataset (`--config.data.name=... --config.data.manual_dir=...`) for cross-dataset tests;
+the architecture (`model.*`) is fixed by the checkpoint. The metrics and their conventions are
+defined in crackjax/crack_metrics.py; the trainer's final test evaluation (eval/final.json) runs the
+same function (crackjax/evaluation.py).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import time
+
+import jax
+import tqdm
+from absl import app
+from absl import flags
+from absl import logging
+
+from crackjax import config_base
+from crackjax import evaluation
+from crackjax import inference
+from crackjax.data import datasets
+
+
+def evaluate(workdir: str, split: str = "test", checkpoint_step: int | None = None,
+             overrides: dict | None = None, progress_bar: bool = True) -> dict:
+  """Evaluates `split` with the chosen checkpoint of the run in `workdir`; writes and returns the report."""
+  workdir = os.path.abspath(workdir)
+  config = inference.apply_overrides(config_base.load(workdir), overrides)
+  accumulator = evaluation.new_accumulator(config.eval.threshold)  # fails fast on an off-grid threshold
+  builder = datasets.get_builder(config.data)
+  source = datasets.split_source(builder, split)
+  restored = inference.restore(workdir, config, checkpoint_step)
+  logging.info("Evaluating %s/%s split %r (%d images) with checkpoint %d (selected by %s).",
+               config.data.name, builder.builder_config.name, split, len(source), restored.step,
+               restored.selected_by)
+
+  bar = tqdm.tqdm(total=len(source), unit="image", desc=f"evaluate {split}", dynamic_ncols=True,
+                  disable=not progress_bar or jax.process_index() != 0)
+  t0 = time.time()
+  result = evaluation.evaluate_split(
+      restored.predict, restored.state, source, batch_size=config.eval.batch_size,
+      pad_multiple=config.eval.pad_multiple, sharding=restored.batch_sharding,
+      threshold=config.eval.threshold, accumulator=accumulator,
+      on_image=lambda *_: bar.update(1))
+  bar.close()
+  seconds = time.time() - t0
+
+  report = {
+      **result,
+      "split": split,
+      "checkpoint_step": restored.step,
+      "selected_by": restored.selected_by,
+      "workdir": workdir,
+      "dataset": {"name": config.data.name, "builder_config": builder.builder_config.name,
+                  "data_dir": builder.data_dir},
+      "config_overrides": dict(overrides or {}),
+      "seconds": seconds,
+      "pr_curve": accumulator.pr_curve(),
+  }
+  report["conventions"] = {
+      **result["conventions"],
+      "pr_curve": (f"pooled precision / recall / f1 / crack IoU and TP/FP/FN/TN at every threshold "
+                   f"k/{evaluation.GRID_STEPS} (ascending); a pixel is crack iff prob >= t"),
+      "checkpoint_step": "training step of the evaluated checkpoint",
+      "selected_by": "how it was chosen: val/f1 (best validation F1), latest, or --checkpoint_step",
+      "seconds": "wall time of prediction and metric accumulation over the split",
+  }
+  if jax.process_index() == 0:
+    out_dir = os.path.join(workdir, "eval")
+    os.makedirs(out_dir, exist_ok=True)
+    _write_json(os.path.join(out_dir, f"{split}.json"), report)
+    accumulator.write_csv(os.path.join(out_dir, f"{split}_per_image.csv"), report["threshold"])
+    plot_pr_curves(out_dir, os.path.join(out_dir, "pr_curve.png"))
+  return report
+
+
+def _write_json(path: str, payload: dict) -> None:
+  with open(path + ".tmp", "w") as f:
+    json.dump(payload, f, indent=2, sort_keys=True, allow_nan=False)
+  os.replace(path + ".tmp", path)
+
+
+def plot_pr_curves(eval_dir: str, path: str) -> None:
+  """Plots the pooled PR curve of every `<split>.json` in `eval_dir` (written by `evaluate`) to `path`,
+  marking the ODS point and the operating threshold, over iso-F1 contours."""
+  import matplotlib  # noqa: PLC0415
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # noqa: PLC0415
+  import numpy as np  # noqa: PLC0415
+
+  fig, ax = plt.subplots(figsize=(6, 6))
+  r = np.linspace(0.01, 1, 200)
+  for f in (0.2, 0.4, 0.6, 0.8):
+    p = f * r / (2 * r - f)
+    ok = (p > 0) & (p <= 1)
+    ax.plot(r[ok], p[ok], color="0.85", lw=0.8, zorder=0)
+    ax.annotate(f"F1={f}", (r[ok][-1], p[ok][-1]), color="0.6", fontsize=7, ha="right", va="bottom")
+  for json_path in sorted(glob.glob(os.path.join(eval_dir, "*.json"))):
+    with open(json_path) as f:
+      rep = json.load(f)
+    if "pr_curve" not in rep:
+      continue
+    curve, g = rep["pr_curve"], f"grid{evaluation.GRID_STEPS}"
+    line, = ax.plot(curve["recall"], curve["precision"], lw=1.5,
+                    label=(f"{rep['split']} (step {rep['checkpoint_step']}): AP {rep[f'ap_pooled_stepwise_{g}']:.3f}, "
+                           f"ODS F1 {rep[f'ods_f1_pooled_{g}']:.3f}"))
+    ax.plot(rep[f"ods_recall_pooled_{g}"], rep[f"ods_precision_pooled_{g}"], "*", ms=12,
+            color=line.get_color(), label=f"  ODS at t={rep[f'ods_threshold_pooled_{g}']:g}")
+    ax.plot(rep["recall"], rep["precision"], "o", mfc="none", color=line.get_color(),
+            label=f"  operating point t={rep['threshold']:g} (F1 {rep['f1']:.3f})")
+  ax.set_xlim(0, 1)
+  ax.set_ylim(0, 1.02)
+  ax.set_xlabel("recall (pixels pooled over the split)")
+  ax.set_ylabel("precision")
+  ax.set_title("Crack pixels: precision-recall")
+  ax.legend(loc="best", fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  inference.quiet_library_logs()
+  step = _CHECKPOINT_STEP.value
+  report = evaluate(_WORKDIR.value, _SPLIT.value, None if step < 0 else step,
+                    inference.config_overrides(_CONFIG), progress_bar=_PROGRESS.value)
+  g = f"grid{evaluation.GRID_STEPS}"
+  logging.info("%s split, checkpoint %d: %s", report["split"], report["checkpoint_step"], json.dumps(
+      {k: round(report[k], 4) for k in ("precision", "recall", "f1", "iou", "miou_2class_pooled",
+                                        f"ods_f1_pooled_{g}", f"ois_f1_mean_per_image_{g}",
+                                        f"ap_pooled_stepwise_{g}", "relaxed_f1_r2px_pooled",
+                                        "relaxed_f1_r5px_pooled", "cldice_pooled")}))
+  logging.info("Wrote %s", os.path.join(os.path.abspath(_WORKDIR.value), "eval", f"{report['split']}.json"))
+
+
+if __name__ == "__main__":
+  _WORKDIR = flags.DEFINE_string("workdir", None, "A crackjax training workdir (holds config.json and checkpoints/).")
+  _SPLIT = flags.DEFINE_string("split", "test", "Split of the run's dataset to evaluate.")
+  _CHECKPOINT_STEP = flags.DEFINE_integer("checkpoint_step", -1,
+                                          "Checkpoint step to evaluate; -1: the best by val/f1.")
+  _PROGRESS = flags.DEFINE_boolean("progress_bar", True, "Show a progress bar.")
+  _CONFIG = inference.define_config_flag()
+  flags.mark_flags_as_required(["workdir"])
+  app.run(main, flags_parser=inference.parse_flags)

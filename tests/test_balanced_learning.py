@@ -1,0 +1,55 @@
+"""Closed loop on synthetic data: RAN narrows |P - R| relative to plain BCE, and the realised share of
+positive patches follows the rate held in the balance state."""
+
+import numpy as np
+import pytest
+
+from crackjax import metric_writers
+from tests.test_train import _main
+
+pytestmark = pytest.mark.slow
+
+LOOP = ["--config.total_steps=80", "--config.balance.interval=5", "--config.eval_every=80",
+        "--config.checkpoint_every=80", "--config.log_every=5", "--config.batch_size=8"]
+
+
+@pytest.fixture(scope="module")
+def runs(repo, tmp_path_factory, tfds_dir):
+  out = {}
+  for method in ("bce", "ran"):
+    wd = tmp_path_factory.mktemp(method)
+    rc, log = _main(repo, wd, tfds_dir, *LOOP, f"--config.balance.method={method}")
+    assert rc == 0, log
+    out[method] = [e for e in metric_writers.read(str(wd)) if "balance/prf" in e]
+  return out
+
+
+def test_ran_brings_precision_and_recall_closer_than_bce(runs):
+  gap = {m: np.mean([abs(e["balance/precision"] - e["balance/recall"]) for e in ev[-6:]])
+         for m, ev in runs.items()}
+  assert gap["ran"] < gap["bce"], gap
+
+
+def test_ran_moves_weights_and_rate_in_the_direction_of_prf(runs):
+  ev = runs["ran"]
+  for prev, cur in zip(ev, ev[1:]):
+    if cur["balance/prf"] > 0.05 and prev["balance/pos_rate"] < 0.97:
+      assert cur["balance/pos_rate"] > prev["balance/pos_rate"]
+      assert cur["balance/pos_weight"] >= prev["balance/pos_weight"]
+    if cur["balance/prf"] < -0.05 and prev["balance/pos_rate"] > 0.03:
+      assert cur["balance/pos_rate"] < prev["balance/pos_rate"]
+      assert cur["balance/neg_weight"] >= prev["balance/neg_weight"]
+  bce = runs["bce"]
+  assert len({round(e["balance/pos_rate"], 6) for e in bce}) == 1    # uniform sampling stays put
+  assert {e["balance/pos_weight"] for e in bce} == {1.0}
+
+
+def test_realised_positive_fraction_follows_the_rate(runs):
+  n = 5 * 8  # patches per interval
+  for method, ev in runs.items():
+    real = np.array([e["data/pos_fraction"] for e in ev])
+    want = np.array([e["data/expected_pos_fraction"] for e in ev])
+    sigma = np.sqrt(np.clip(want * (1 - want), 1e-3, None) / n)
+    z = (real - want) / sigma
+    assert np.all(np.abs(z) < 4.5), (method, z)
+    assert abs(np.mean(z)) < 3.0 / np.sqrt(len(z)) * 1.5, (method, np.mean(z))
