@@ -33,6 +33,8 @@ def _run(args, method: str, seed: int) -> dict:
          "--config.progress_bar=False", *args.override]
   final_path = os.path.join(workdir, "eval", "final.json")
   if not os.path.exists(final_path):
+    if args.report_only:
+      return None
     print(f"[{time.strftime('%H:%M:%S')}] {method} seed {seed}: {shlex.join(cmd)}", flush=True)
     with open(os.path.join(args.workroot, f"{method}_s{seed}.log"), "w") as log:
       proc = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
@@ -64,6 +66,8 @@ def main() -> None:
   p.add_argument("--seeds", default="0,1")
   p.add_argument("--workroot", default="/tmp/crackjax_balance_study")
   p.add_argument("--out", default="", help="markdown file for the table (stdout only if empty)")
+  p.add_argument("--report_only", action="store_true",
+                 help="tabulate the finished runs only; list the missing ones instead of running them")
   p.add_argument("--override", action="append", default=[],
                  help="extra --config.key=value for every run (repeatable)")
   args = p.parse_args()
@@ -73,13 +77,22 @@ def main() -> None:
   methods, seeds = args.methods.split(","), [int(s) for s in args.seeds.split(",")]
 
   t0 = time.time()
-  rows = [_run(args, m, s) for m in methods for s in seeds]
+  rows, missing = [], []
+  for m in methods:
+    for s in seeds:
+      row = _run(args, m, s)
+      if row is None:
+        missing.append(f"{m} seed {s}")
+      else:
+        rows.append(row)
   wall = time.time() - t0
 
   lines = ["| method | precision | recall | F1 | IoU | \\|P − R\\| | val F1 (selection) | per-seed test F1 |",
            "|---|---|---|---|---|---|---|---|"]
   for m in methods:
     r = [x for x in rows if x["method"] == m]
+    if not r:
+      continue
     per_seed = ", ".join(f"{x['F1']:.3f}" for x in r)
     lines.append(f"| `{m}` | {_fmt([x['P'] for x in r])} | {_fmt([x['R'] for x in r])} | "
                  f"{_fmt([x['F1'] for x in r])} | {_fmt([x['IoU'] for x in r])} | "
@@ -92,10 +105,13 @@ def main() -> None:
   report = "\n".join([
       f"Command: `{command}`", "",
       f"Machine: {os.cpu_count()} CPU cores ({cpu}), {platform.system()} {platform.release()}; "
-      f"wall time of the runs made by this invocation: {wall / 60:.1f} min "
-      f"(load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}).", "",
+      + ("" if args.report_only else
+         f"wall time of the runs made by this invocation: {wall / 60:.1f} min; ")
+      + f"load average now: {', '.join(f'{x:.1f}' for x in os.getloadavg())}.", "",
       f"Seeds: {seeds}. Test split evaluated once per run, on the checkpoint with the best val F1.", "",
-      *lines, ""])
+      *lines, "",
+      *([f"Not yet run (the same command runs them; finished runs are reused): {', '.join(missing)}.", ""]
+        if missing else [])])
   print(report)
   if args.out:
     with open(args.out + ".table.md", "w") as f:

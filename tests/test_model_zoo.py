@@ -227,10 +227,11 @@ def test_trains_in_the_data_parallel_step_on_2_devices(name, smoke_config, monke
   if name == "hrnet":   # one module per stage, one block per branch: same code, 1/6 of the compile
     monkeypatch.setitem(hrnet.VARIANTS, "hrnetv2_small_v2", (1, (1, 1, 1), 1))
   config.balance.method = "bce"
-  # FCN has no BatchNorm: from scratch it needs a smaller step (as its reference's 1e-4 SGD rate).
-  config.optimizer.update(learning_rate=1e-4 if name == "fcn" else 1e-3, warmup_steps=0,
+  # Small steps: Adam's first updates move every weight by ~lr, which at 1e-3 throws fresh ResNets'
+  # loss up before it comes down; FCN has no BatchNorm and needs smaller ones still.
+  config.optimizer.update(learning_rate=1e-4 if name == "fcn" else 3e-4, warmup_steps=0,
                           final_lr_fraction=1.0, weight_decay=0.0)
-  config.total_steps = 3
+  config.total_steps = 4
   mesh = Mesh(np.array(jax.devices()[:2]), (parallel.DATA_AXIS,))
   repl, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)
   model = models.get_model(config.model)
@@ -238,7 +239,9 @@ def test_trains_in_the_data_parallel_step_on_2_devices(name, smoke_config, monke
   tx = state_lib.make_optimizer(config.optimizer, config.total_steps)
   state = jax.device_put(state_lib.TrainState.create(
       apply_fn=model.apply, params=variables["params"], batch_stats=variables.get("batch_stats", {}),
-      tx=tx, rng=jax.random.PRNGKey(0), balance=losses.initial_balance(config.balance, 0.5, 0.05)), repl)
+      tx=tx, rng=jax.random.PRNGKey(0),
+      # Positive rate 1: every step takes the same 4 crack patches, so the losses are comparable.
+      balance=losses.initial_balance(config.balance, 1.0, 0.05)), repl)
   train_step = step_lib.make_train_step(config, repl, data)
   batch = jax.tree.map(lambda x: jax.device_put(x, data), _batch())
 
