@@ -74,9 +74,29 @@ def host_variables(model, size: int, seed: int = 0) -> dict:
 def forward_gflops(model, variables_shapes, size: int) -> float:
   x = jax.ShapeDtypeStruct((1, size, size, 3), jnp.float32)
   compiled = jax.jit(lambda v, x: model.apply(v, x, train=False)).lower(variables_shapes, x).compile()
+  return step_flops(compiled) / 1e9
+
+
+def step_flops(compiled) -> float:
+  """FLOPs of one call of a compiled function, from XLA's cost analysis (a multiply-add counts 2)."""
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  return float(cost["flops"]) / 1e9
+  return float(cost["flops"])
+
+
+def time_steps(compiled, state, batch, steps: int, warmup: int = 1):
+  """Runs `warmup` untimed then `steps` timed train steps; returns (per-step seconds, state, metrics)."""
+  m = None
+  for _ in range(warmup):
+    state, m = compiled(state, batch)
+  jax.block_until_ready(m)
+  times = []
+  for _ in range(steps):
+    t = time.perf_counter()
+    state, m = compiled(state, batch)
+    jax.block_until_ready(m)
+    times.append(time.perf_counter() - t)
+  return times, state, m
 
 
 def synthetic_pool(batch: int, size: int, seed: int = 0) -> dict:
@@ -118,14 +138,7 @@ def measure(label: str, overrides: dict, args) -> dict:
     t = time.perf_counter()
     compiled = train_step.lower(state, batch).compile()
     row["step_compile_s"] = time.perf_counter() - t
-    state, m = compiled(state, batch)                        # warm-up
-    jax.block_until_ready(m)
-    times = []
-    for _ in range(args.steps):
-      t = time.perf_counter()
-      state, m = compiled(state, batch)
-      jax.block_until_ready(m)
-      times.append(time.perf_counter() - t)
+    times, state, m = time_steps(compiled, state, batch, args.steps)
     row.update(step_s_median=statistics.median(times), step_s_all=times,
                loss_finite=bool(np.isfinite(float(m["loss"]))))
   row["loadavg_before"] = load_before

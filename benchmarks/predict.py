@@ -6,6 +6,10 @@ r"""Speed, peak memory and seam-freeness of `python -m crackjax.predict` (docs/i
     # Tiled vs whole-image inference for several tile settings (the same model):
     python benchmarks/predict.py seams --dir /tmp/crackjax_bench_predict
 
+    # Megapixels/s of sliding-window inference, crackjax vs the same U-Net in PyTorch (pip install
+    # torch==2.13.0), same tiles and stitching, interleaved rounds:
+    flock /tmp/crackjax_timing.lock python benchmarks/predict.py vs-torch --sizes 4096x4096
+
 Without `--workdir`, both train (once, a few CPU-minutes) the U-Net of configs/default.py (its
 model.base_channels and model.depth) for 200 steps on configs/smoke.py's data with 128-px
 patches: test F1 about 0.5, so its masks look like cracks (the crack measurements' cost depends on
@@ -23,6 +27,12 @@ seams: with the same workdir, a synthetic 1400x1000 image predicted whole
 (mirror-padded to multiples of 32, as the evaluation does) and with tiles; reports, against the
 whole-image map, the largest and 99.9th-percentile probability difference and the mask pixels that
 flip at 0.5, for aligned tile grids (what predict uses) and one unaligned grid.
+
+vs-torch: one random `--sizes` image through `crackjax.predict.predict_image` (512-px tiles, 128 px
+overlap, 4 tiles per batch: tiling, model, blending and thresholding) with the predict function either
+crackjax's jitted one or the PyTorch U-Net of benchmarks/torch_unet.py (eval mode, `torch.inference_mode`,
+NCHW and channels_last), both randomly initialised (speed does not depend on the weights). After one
+warm-up image each, `--rounds` interleaved rounds; megapixels/s from the median round.
 
 Note `uptime` beside the numbers; on a shared machine wrap timings in `flock /tmp/crackjax_timing.lock`.
 """
@@ -180,9 +190,64 @@ def seams(args) -> None:
           f"{np.quantile(d, 0.999):.4f} | {flips} |", flush=True)
 
 
+def vs_torch(args) -> None:
+  import statistics  # noqa: PLC0415
+
+  import jax  # noqa: PLC0415
+  import torch  # noqa: PLC0415
+
+  from crackjax import config_base, losses, models, parallel  # noqa: PLC0415
+  from crackjax import predict as predict_lib  # noqa: PLC0415
+  from crackjax import state as state_lib  # noqa: PLC0415
+  from crackjax import step as step_lib  # noqa: PLC0415
+  sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+  from torch_unet import UNet  # noqa: PLC0415
+
+  config = config_base.base()                      # configs/default.py's U-Net: base 16, depth 4
+  mesh = parallel.make_mesh()
+  repl, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+  model = models.get_model(config.model)
+  state = state_lib.create(model, state_lib.make_optimizer(config.optimizer, 10), 0, 64,
+                           losses.initial_balance(config.balance, 0.5, 0.05), repl)
+  settings = predict_lib.TileSettings()
+  fns = {"crackjax": step_lib.make_predict(repl, data)}
+  for name, fmt in (("torch", torch.contiguous_format), ("torch_cl", torch.channels_last)):
+    net = UNet(config.model.base_channels, config.model.depth).to(memory_format=fmt).eval()
+
+    def torch_predict(_, tiles, net=net, fmt=fmt):
+      x = torch.from_numpy(np.array(tiles)).permute(0, 3, 1, 2).float().div_(255.0)
+      with torch.inference_mode():
+        return torch.sigmoid(net(x.contiguous(memory_format=fmt)))[:, 0].numpy()
+
+    fns[name] = torch_predict
+  print(f"{os.cpu_count()} cores; jax {jax.__version__}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads); load average {os.getloadavg()[0]:.2f}", flush=True)
+  print("| image | contender | megapixels/s (median) | min - max | s per image |")
+  print("|---|---|---:|---:|---:|")
+  for size in args.sizes.split(","):
+    w, h = (int(v) for v in size.split("x"))
+    image = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    run = lambda fn: predict_lib.predict_image(fn, state, data, image, threshold=0.5, settings=settings,
+                                               multiple=config.eval.pad_multiple)
+    for fn in fns.values():
+      run(fn)                                        # warm-up (compiles the jitted predict)
+    times = {name: [] for name in fns}
+    for _ in range(args.rounds):
+      for name, fn in fns.items():
+        t = time.perf_counter()
+        run(fn)
+        times[name].append(time.perf_counter() - t)
+    mp = h * w / 1e6
+    for name, ts in times.items():
+      med = statistics.median(ts)
+      print(f"| {w}x{h} | {name} | {mp / med:.2f} | {mp / max(ts):.2f} - {mp / min(ts):.2f} | {med:.1f} |",
+            flush=True)
+  print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
 def main() -> None:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("mode", choices=("speed", "seams"))
+  p.add_argument("mode", choices=("speed", "seams", "vs-torch"))
   p.add_argument("--dir", default="/tmp/crackjax_bench_predict", help="Work folder (images, outputs).")
   p.add_argument("--workdir", default=None, help="A trained crackjax workdir (default: train one).")
   p.add_argument("--sizes", default="4096x4096,8000x6000", help="speed: WIDTHxHEIGHT,...")
@@ -190,8 +255,9 @@ def main() -> None:
                  "'--tile_size=1024 --tile_batch=2'.")
   p.add_argument("--no_quantify_runs", action="store_true", help="speed: skip the runs without "
                  "measurements.")
+  p.add_argument("--rounds", type=int, default=3, help="vs-torch: timed rounds per contender")
   args = p.parse_args()
-  speed(args) if args.mode == "speed" else seams(args)
+  {"speed": speed, "seams": seams, "vs-torch": vs_torch}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -26,17 +26,6 @@ from crackjax import config_base
 
 
 def get_config():
-  c = config_base.base()
-  c.data.name = "crack500"
-  c.data.patch_size = 128
-  c.data.patch_stride = 64
-  c.total_steps = 4000
-  c.batch_size = 8
-  c.eval_every = 500
-  c.checkpoint_every = 500
-  c.log_every = 50
-  c.optimizer.warmup_steps = 100
-  c.model.base_channels = 16
-  c.model.depth = 4
-  c.eval.batch_size = 4
+  c = config_base.real_data("crack500", patch_size=128, patch_stride=64, total_steps=4000,
+                            eval_every=500)
   return c

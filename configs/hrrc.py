@@ -25,20 +25,9 @@ from crackjax import config_base
 
 
 def get_config():
-  c = config_base.base()
-  c.data.name = "hrrc"
-  c.data.patch_size = 256
-  c.data.patch_stride = 256
+  c = config_base.real_data("hrrc", patch_size=256, patch_stride=256, total_steps=10000,
+                            eval_every=1000, warmup_steps=200, eval_batch_size=1)
   c.data.crop_tile_size = 256
   c.data.crop_tile_codec = "raw"
   c.data.crop_tile_cache_mb = 256
-  c.total_steps = 10000
-  c.batch_size = 8
-  c.eval_every = 1000
-  c.checkpoint_every = 1000
-  c.log_every = 50
-  c.optimizer.warmup_steps = 200
-  c.model.base_channels = 16
-  c.model.depth = 4
-  c.eval.batch_size = 1
   return c

@@ -17,7 +17,7 @@ RESUMABLE_KEYS = ("total_steps", "eval_every", "checkpoint_every", "log_every", 
                   "data.cache_images", "data.crop_tile_size", "data.crop_tile_codec",
                   "data.crop_tile_cache_mb",
                   "data.tfds_dir", "data.manual_dir",
-                  "eval.batch_size", "progress_bar")
+                  "eval.batch_size", "eval.final_split", "progress_bar")
 
 
 def base() -> ml_collections.ConfigDict:
@@ -96,6 +96,29 @@ def base() -> ml_collections.ConfigDict:
   c.eval.batch_size = 2            # full images per evaluation batch (rounded up to the device count)
   c.eval.threshold = 0.5
   c.eval.pad_multiple = 32
+  c.eval.final_split = "test"      # where the best checkpoint is scored at the end; "val" while tuning
+  return c
+
+
+def real_data(name: str, *, patch_size: int, patch_stride: int, total_steps: int, eval_every: int,
+              warmup_steps: int = 100, eval_batch_size: int = 4) -> ml_collections.ConfigDict:
+  """base() set up for a real dataset: U-Net 16/4, batch 8, checkpoints at every evaluation.
+
+  The shared starting point of configs/cfd.py, crack500.py, deepcrack.py and hrrc.py; each config sets
+  the keys that differ after calling it.
+  """
+  c = base()
+  c.data.name = name
+  c.data.patch_size = patch_size
+  c.data.patch_stride = patch_stride
+  c.total_steps = total_steps
+  c.batch_size = 8
+  c.eval_every = c.checkpoint_every = eval_every
+  c.log_every = 50
+  c.optimizer.warmup_steps = warmup_steps
+  c.model.base_channels = 16
+  c.model.depth = 4
+  c.eval.batch_size = eval_batch_size
   return c
 
 

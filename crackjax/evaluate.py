@@ -32,9 +32,11 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from crackjax import cli
 from crackjax import config_base
 from crackjax import evaluation
 from crackjax import inference
+from crackjax import plots
 from crackjax.data import datasets
 
 
@@ -98,51 +100,23 @@ def _write_json(path: str, payload: dict) -> None:
 
 
 def plot_pr_curves(eval_dir: str, path: str) -> None:
-  """Plots the pooled PR curve of every `<split>.json` in `eval_dir` (written by `evaluate`) to `path`,
-  marking the ODS point and the operating threshold, over iso-F1 contours."""
-  import matplotlib  # noqa: PLC0415
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # noqa: PLC0415
-  import numpy as np  # noqa: PLC0415
-
-  fig, ax = plt.subplots(figsize=(6, 6))
-  r = np.linspace(0.01, 1, 200)
-  for f in (0.2, 0.4, 0.6, 0.8):
-    p = f * r / (2 * r - f)
-    ok = (p > 0) & (p <= 1)
-    ax.plot(r[ok], p[ok], color="0.85", lw=0.8, zorder=0)
-    ax.annotate(f"F1={f}", (r[ok][-1], p[ok][-1]), color="0.6", fontsize=7, ha="right", va="bottom")
+  """Plots the pooled PR curve of every `<split>.json` in `eval_dir` (written by `evaluate`) to `path`."""
+  reports = []
   for json_path in sorted(glob.glob(os.path.join(eval_dir, "*.json"))):
     with open(json_path) as f:
       rep = json.load(f)
-    if "pr_curve" not in rep:
-      continue
-    curve, g = rep["pr_curve"], f"grid{evaluation.GRID_STEPS}"
-    line, = ax.plot(curve["recall"], curve["precision"], lw=1.5,
-                    label=(f"{rep['split']} (step {rep['checkpoint_step']}): AP {rep[f'ap_pooled_stepwise_{g}']:.3f}, "
-                           f"ODS F1 {rep[f'ods_f1_pooled_{g}']:.3f}"))
-    ax.plot(rep[f"ods_recall_pooled_{g}"], rep[f"ods_precision_pooled_{g}"], "*", ms=12,
-            color=line.get_color(), label=f"  ODS at t={rep[f'ods_threshold_pooled_{g}']:g}")
-    ax.plot(rep["recall"], rep["precision"], "o", mfc="none", color=line.get_color(),
-            label=f"  operating point t={rep['threshold']:g} (F1 {rep['f1']:.3f})")
-  ax.set_xlim(0, 1)
-  ax.set_ylim(0, 1.02)
-  ax.set_xlabel("recall (pixels pooled over the split)")
-  ax.set_ylabel("precision")
-  ax.set_title("Crack pixels: precision-recall")
-  ax.legend(loc="best", fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+    if "pr_curve" in rep:
+      reports.append(rep)
+  plots.pr_curves(reports, path, grid_steps=evaluation.GRID_STEPS)
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  inference.quiet_library_logs()
+  cli.quiet_library_logs()
   step = _CHECKPOINT_STEP.value
   report = evaluate(_WORKDIR.value, _SPLIT.value, None if step < 0 else step,
-                    inference.config_overrides(_CONFIG), progress_bar=_PROGRESS.value)
+                    cli.config_overrides(_CONFIG), progress_bar=_PROGRESS.value)
   g = f"grid{evaluation.GRID_STEPS}"
   logging.info("%s split, checkpoint %d: %s", report["split"], report["checkpoint_step"], json.dumps(
       {k: round(report[k], 4) for k in ("precision", "recall", "f1", "iou", "miou_2class_pooled",
@@ -158,6 +132,6 @@ if __name__ == "__main__":
   _CHECKPOINT_STEP = flags.DEFINE_integer("checkpoint_step", -1,
                                           "Checkpoint step to evaluate; -1: the best by val/f1.")
   _PROGRESS = flags.DEFINE_boolean("progress_bar", True, "Show a progress bar.")
-  _CONFIG = inference.define_config_flag()
+  _CONFIG = cli.define_config_flag()
   flags.mark_flags_as_required(["workdir"])
-  app.run(main, flags_parser=inference.parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -9,15 +9,10 @@ sharded over the `data` axis) to `[B, H, W] float32` crack probabilities.
 from __future__ import annotations
 
 import dataclasses
-import logging as py_logging
 import os
-import sys
 from typing import Any, Callable
 
 import jax
-from absl import flags
-from absl import logging
-from ml_collections import config_flags
 
 from crackjax import checkpointing
 from crackjax import config_base
@@ -96,58 +91,3 @@ def restore(workdir: str, config=None, step: int | None = None) -> Restored:
     ckpt.close()
   return Restored(config=config, state=state, predict=step_lib.make_predict(repl, data),
                   batch_sharding=data, step=int(step), selected_by=selected_by)
-
-
-# --------------------------------------------------------------------------- command-line helpers
-
-
-def define_config_flag() -> flags.FlagHolder:
-  """`--config.<key>=<value>` overrides of the run's saved config (every key of config_base.base()).
-
-  Call from an entry point's `__main__` block only: absl flags are global, and importing two entry
-  points must not define the flag twice. Read the overrides with `config_overrides(holder)`.
-  """
-  try:  # the overrides in sys.argv are matched against the keys here, at definition
-    return config_flags.DEFINE_config_dict(
-        "config", config_base.base(), "Overrides of the run's saved config, e.g. "
-        "--config.eval.batch_size=4 (keys: crackjax/config_base.py).", lock_config=True)
-  except (AttributeError, KeyError) as e:
-    _exit_unknown_keys(sys.argv, e)
-
-
-def config_overrides(holder: flags.FlagHolder) -> dict[str, Any]:
-  """The `--config.<key>=<value>` pairs given on the command line, as a flat dict."""
-  return dict(config_flags.get_override_values(flags.FLAGS[holder.name]))
-
-
-def parse_flags(argv: list[str]) -> list[str]:
-  """absl flag parsing that names an unknown `--config.<key>` instead of printing a traceback."""
-  try:
-    return flags.FLAGS(argv)
-  except (AttributeError, KeyError) as e:
-    _exit_unknown_keys(argv, e)
-  except flags.Error as e:  # e.g. a value of the wrong type: the message names flag and value
-    sys.exit(f"{e}\nPass --helpfull to list the flags.")
-
-
-def _exit_unknown_keys(argv: list[str], error: Exception):
-  known = set(config_base._flatten(config_base.base().to_dict()))
-  given = [a[len("--config."):].split("=")[0] for a in argv if a.startswith("--config.")]
-  unknown = [k for k in given if k not in known and not any(n.startswith(k + ".") for n in known)]
-  sys.exit(f"Unknown config key(s) {unknown or [str(error)]} on the command line. Every key and its "
-           f"default is listed in crackjax/config_base.py; check the spelling.")
-
-
-# Libraries whose INFO lines drown the log (orbax logs every file it reads); as in crackjax/main.py.
-_QUIET_LIBRARIES = ("/orbax/", "/grain/", "/tensorflow_datasets/", "/jax/_src/")
-
-
-class _QuietLibraries(py_logging.Filter):
-
-  def filter(self, record):
-    return record.levelno >= py_logging.WARNING or not any(
-        part in record.pathname for part in _QUIET_LIBRARIES)
-
-
-def quiet_library_logs() -> None:
-  logging.get_absl_handler().addFilter(_QuietLibraries())

@@ -44,6 +44,7 @@ from absl import flags
 from absl import logging
 from jax.experimental import multihost_utils
 
+from crackjax import cli
 from crackjax import config_base
 from crackjax import evaluation
 from crackjax import inference
@@ -345,12 +346,12 @@ def _predict_one(restored, path, output_dir, *, threshold, mm_per_pixel, setting
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  inference.quiet_library_logs()
+  cli.quiet_library_logs()
   step = _CHECKPOINT_STEP.value
   reports = run(_WORKDIR.value, _INPUT.value, _OUTPUT.value, threshold=_THRESHOLD.value,
                 mm_per_pixel=_MM_PER_PIXEL.value, checkpoint_step=None if step < 0 else step,
                 settings=TileSettings(_TILE_SIZE.value, _OVERLAP.value, _MARGIN.value, _TILE_BATCH.value),
-                measure=_QUANTIFY.value, overrides=inference.config_overrides(_CONFIG),
+                measure=_QUANTIFY.value, overrides=cli.config_overrides(_CONFIG),
                 progress_bar=_PROGRESS.value)
   mp = sum(r["height"] * r["width"] for r in reports) / 1e6
   secs = sum(r["seconds"]["predict"] for r in reports)
@@ -375,6 +376,6 @@ if __name__ == "__main__":
                                      "(rounded up to a multiple of the device count).")
   _QUANTIFY = flags.DEFINE_boolean("quantify", True, "Measure the cracks (crackjax/quantify.py).")
   _PROGRESS = flags.DEFINE_boolean("progress_bar", True, "Show a progress bar per image.")
-  _CONFIG = inference.define_config_flag()
+  _CONFIG = cli.define_config_flag()
   flags.mark_flags_as_required(["workdir", "input", "output"])
-  app.run(main, flags_parser=inference.parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -39,7 +39,12 @@ def make_optimizer(opt_config, total_steps: int) -> optax.GradientTransformation
 
 def create(model: nn.Module, tx: optax.GradientTransformation, seed: int, patch_size: int,
            balance: balance_lib.BalanceState, sharding) -> TrainState:
-  """Initialises the state directly with `sharding` (replicated) under `jax.jit`."""
+  """Initialises the state directly with `sharding` (replicated) under `jax.jit`.
+
+  The initial values are drawn with JAX's non-partitionable threefry: the state is replicated, so the
+  values are the same on any number of devices or hosts either way, and XLA:CPU compiles the model's
+  random initializers ~2.4x faster than with `jax_threefry_partitionable=True` (docs/performance.md).
+  """
 
   def init(rng):
     init_rng, state_rng = jax.random.split(rng)
@@ -48,4 +53,5 @@ def create(model: nn.Module, tx: optax.GradientTransformation, seed: int, patch_
                              batch_stats=variables.get("batch_stats", {}), tx=tx, rng=state_rng,
                              balance=balance)
 
-  return jax.jit(init, out_shardings=sharding)(jax.random.PRNGKey(seed))
+  with jax.threefry_partitionable(False):
+    return jax.jit(init, out_shardings=sharding)(jax.random.PRNGKey(seed))

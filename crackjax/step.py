@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from crackjax import balance as balance_lib
+from crackjax import compile_options
 from crackjax import losses
 from crackjax import metrics as metrics_lib
 from crackjax.state import TrainState
@@ -82,7 +83,8 @@ def make_train_step(config, state_sharding, batch_sharding):
   fn = functools.partial(train_step, balance_config=config.balance,
                          rule=losses.balance_rule(config.balance))
   return jax.jit(fn, in_shardings=(state_sharding, batch_sharding),
-                 out_shardings=(state_sharding, state_sharding), donate_argnums=(0,))
+                 out_shardings=(state_sharding, state_sharding), donate_argnums=(0,),
+                 compiler_options=compile_options.for_backend())
 
 
 def predict_probs(state: TrainState, images) -> jax.Array:
@@ -94,4 +96,4 @@ def predict_probs(state: TrainState, images) -> jax.Array:
 
 def make_predict(state_sharding, batch_sharding):
   return jax.jit(predict_probs, in_shardings=(state_sharding, batch_sharding),
-                 out_shardings=batch_sharding)
+                 out_shardings=batch_sharding, compiler_options=compile_options.for_backend())

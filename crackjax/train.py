@@ -138,6 +138,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
   train_step = step_lib.make_train_step(config, repl, data_sharding)
   predict = step_lib.make_predict(repl, data_sharding)
   val_source = datasets.split_source(builder, "val") if "val" in builder.info.splits else None
+  if config.eval.final_split not in ("test", "val") or (
+      config.eval.final_split == "val" and val_source is None):
+    raise ValueError(
+        f"config.eval.final_split={config.eval.final_split!r}: use 'test' (the default) or 'val' (for "
+        f"tuning; the dataset {config.data.name!r} has splits {sorted(builder.info.splits)}).")
 
   def evaluate(split_source, state_):
     return evaluation.evaluate_split(predict, state_, split_source, batch_size=config.eval.batch_size,
@@ -152,24 +157,27 @@ def train_and_evaluate(config, workdir: str) -> dict:
     if close is not None:
       close()
 
-  # Final: the best checkpoint by val/f1 (the latest if there is no val split) on the test split.
+  # Final: the best checkpoint by val/f1 (the latest if there is no val split) on the test split
+  # (on the val split with eval.final_split="val", so that tuning never touches the test split).
   best = ckpt.best_step()
   state = ckpt.restore(best, state)
   # The full metric set (crackjax/crack_metrics.py), shared with `python -m crackjax.evaluate`.
-  test = evaluation.evaluate_split(
-      predict, state, datasets.split_source(builder, "test"), batch_size=config.eval.batch_size,
+  split = config.eval.final_split
+  scores = evaluation.evaluate_split(
+      predict, state, datasets.split_source(builder, split), batch_size=config.eval.batch_size,
       pad_multiple=config.eval.pad_multiple, sharding=data_sharding, threshold=config.eval.threshold,
       accumulator=evaluation.new_accumulator(config.eval.threshold, strict=False))
-  final = {**test, "split": "test", "checkpoint_step": best, "total_steps": config.total_steps,
+  final = {**scores, "split": split, "checkpoint_step": best, "total_steps": config.total_steps,
            "selected_by": "val/f1" if val_source is not None else "latest"}
-  writer.write(config.total_steps, {f"test/{k}": test[k] for k in ("precision", "recall", "f1", "iou")})
+  prefix = "test" if split == "test" else "final_val"   # val/* already holds the periodic evaluations
+  writer.write(config.total_steps, {f"{prefix}/{k}": scores[k] for k in ("precision", "recall", "f1", "iou")})
   writer.close()
   if jax.process_index() == 0:
     plots.prf_trajectory(metric_writers.read(workdir), os.path.join(workdir, "prf_trajectory.png"),
                          title=f"{config.balance.method} on {config.data.name}")
   _write_json(final_path, final)
   ckpt.close()
-  logging.info("Test split (checkpoint %d): %s", best, json.dumps(
+  logging.info("%s split (checkpoint %d): %s", split, best, json.dumps(
       {k: round(final[k], 4) for k in ("precision", "recall", "f1", "iou")}))
   return final
 

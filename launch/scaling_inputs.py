@@ -32,7 +32,8 @@ flags.mark_flag_as_required("config")
 
 
 def _setup(config, devices):
-  mesh = jax.make_mesh((len(devices),), (parallel.DATA_AXIS,), devices=devices)
+  mesh = jax.sharding.Mesh(np.array(devices), (parallel.DATA_AXIS,),   # Auto axis, as parallel.make_mesh
+                           axis_types=(jax.sharding.AxisType.Auto,))
   data, repl = parallel.batch_sharding(mesh), parallel.replicated(mesh)
   model = models.get_model(config.model)
   tx = state_lib.make_optimizer(config.optimizer, config.total_steps)

@@ -58,3 +58,43 @@ def test_untrained_model_predicts_the_prior():
   variables = model.init(jax.random.PRNGKey(0), x, train=False)
   probs = jax.nn.sigmoid(model.apply(variables, x, train=True, mutable=["batch_stats"])[0])
   assert abs(float(jnp.median(probs)) - 0.02) < 0.01
+
+
+# ------------------------------------------ CPU formulations of the U-Net's layers (docs/performance.md)
+
+from unittest import mock  # noqa: E402
+
+import flax.linen as nn  # noqa: E402
+import numpy as np  # noqa: E402
+
+from crackjax.models import layers  # noqa: E402
+
+_LAYER_PAIRS = [
+    (lambda: layers.ConvTranspose(6), lambda: nn.ConvTranspose(6, (2, 2), strides=(2, 2))),
+]
+
+
+@pytest.mark.parametrize("matmul_form", [True, False], ids=["cpu-matmul", "lax-conv"])
+@pytest.mark.parametrize("make,make_ref", _LAYER_PAIRS)
+def test_layers_equal_flax_in_value_gradients_and_parameters(make, make_ref, matmul_form):
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 7, 9, 5))
+  ref = make_ref()
+  variables = ref.init(jax.random.PRNGKey(1), x)
+  with mock.patch.object(layers, "cpu_formulations", lambda: matmul_form):
+    mine = make()
+    # Same parameter names, shapes and initial values as the flax layer: checkpoints stay compatible.
+    chex.assert_trees_all_equal(mine.init(jax.random.PRNGKey(1), x), variables)
+    dy = jax.random.normal(jax.random.PRNGKey(2), ref.apply(variables, x).shape)
+    loss = lambda m: lambda v, x: jnp.sum(m.apply(v, x) * dy)
+    got, want = jax.grad(loss(mine), (0, 1))(variables, x), jax.grad(loss(ref), (0, 1))(variables, x)
+    np.testing.assert_allclose(mine.apply(variables, x), ref.apply(variables, x), rtol=1e-5, atol=1e-5)
+    chex.assert_trees_all_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_unet_parameters_are_unchanged_by_the_cpu_layers():
+  """The U-Net built from layers.Conv/ConvTranspose has the tree (names, shapes) of the nn.Conv U-Net."""
+  model = models.get_model(_cfg())
+  shapes = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 3)), train=False))
+  names = {"/".join(k.key for k in path) for path, _ in jax.tree_util.tree_flatten_with_path(shapes)[0]}
+  assert "params/ConvBlock_0/Conv_0/kernel" in names and "params/ConvTranspose_0/kernel" in names
+  assert "params/ConvTranspose_0/bias" in names and "params/ConvBlock_0/Conv_0/bias" not in names

@@ -57,6 +57,20 @@ def test_one_and_four_devices_give_the_same_state_and_loss(smoke_config):
   assert step4._cache_size() == 1, "the step recompiled"
 
 
+def test_cpu_compiler_options_and_layer_formulations_keep_the_numbers(smoke_config, monkeypatch):
+  """The CPU speed-ups (crackjax/compile_options.py; layers.cpu_formulations) change no result beyond
+  float rounding: 3 steps with them equal 3 steps with XLA's defaults and the standard ops."""
+  from crackjax.models import layers
+  cfg = smoke_config.copy_and_resolve_references()
+  fast, loss_fast, _ = _run(cfg, jax.devices()[:1], steps=3)
+  monkeypatch.setenv("CRACKJAX_XLA_CPU_DEFAULTS", "1")
+  monkeypatch.setattr(layers, "cpu_formulations", lambda: False)
+  plain, loss_plain, _ = _run(cfg, jax.devices()[:1], steps=3)
+  np.testing.assert_allclose(loss_fast, loss_plain, rtol=1e-4)
+  chex.assert_trees_all_close(fast.params, plain.params, rtol=1e-3, atol=1e-5)
+  chex.assert_trees_all_close(fast.batch_stats, plain.batch_stats, rtol=1e-3, atol=1e-5)
+
+
 def test_overfits_one_small_batch(smoke_config):
   cfg = smoke_config.copy_and_resolve_references()
   cfg.balance.method = "bce"

@@ -75,6 +75,23 @@ def test_bad_config_keys_fail_at_start_naming_the_key(repo, tmp_path, tfds_dir):
   assert rc != 0 and "config.batch_size" in out
 
 
+def test_final_split_val_scores_the_best_checkpoint_on_val_and_never_reads_test(repo, tmp_path, tfds_dir):
+  """eval.final_split=val (tuning) ends with the val split, and logs no test/* metric."""
+  wd = tmp_path / "tune"
+  rc, out = _main(repo, wd, tfds_dir, "--config.eval.final_split=val")
+  assert rc == 0, out
+  final = _final(wd)
+  assert final["split"] == "val" and final["selected_by"] == "val/f1"
+  events = metric_writers.read(str(wd))
+  best = max((e for e in events if "val/f1" in e), key=lambda e: e["val/f1"])
+  assert final["f1"] == pytest.approx(best["val/f1"], abs=1e-6)
+  keys = set().union(*events)
+  assert "final_val/f1" in keys and not any(k.startswith("test/") for k in keys)
+
+  rc, out = _main(repo, tmp_path / "bad", tfds_dir, "--config.eval.final_split=train")
+  assert rc != 0 and "config.eval.final_split='train'" in out, out
+
+
 def test_killed_and_resumed_run_ends_with_the_same_final_metrics(repo, tmp_path, tfds_dir):
   steps = ["--config.total_steps=30", "--config.checkpoint_every=4"]
   rc, out = _main(repo, tmp_path / "straight", tfds_dir, *steps)

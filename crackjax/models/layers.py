@@ -76,6 +76,49 @@ class Im2ColConv(nn.Module):
     return jnp.einsum("bhwf,fo->bhwo", patches, matrix) + b
 
 
+def cpu_formulations() -> bool:
+  """Whether `ConvTranspose` uses its CPU formulation (on CPU backends only).
+
+  XLA:CPU runs a stride-2 transposed convolution (a convolution over a zero-dilated input) and its weight
+  gradient several times slower than the equivalent matrix product; GPU and TPU compilers handle it
+  natively, so they keep the standard op (docs/performance.md).
+  """
+  return jax.default_backend() == "cpu"
+
+
+class ConvTranspose(nn.Module):
+  """A 2x up-sampling transposed convolution (2x2 kernel, stride 2): `[B, H, W, C]` -> `[B, 2H, 2W, O]`.
+
+  Drop-in for `nn.ConvTranspose(features, (2, 2), strides=(2, 2))` (same `kernel [2, 2, C, O]` and `bias`
+  parameters, same result within float rounding). The four output pixels of each input pixel do not
+  overlap, so on CPU it is one `[B, H, W, C] x [C, 4O]` matrix product and a depth-to-space reshuffle; XLA:CPU
+  otherwise runs it as a convolution over a zero-dilated input (4x the work) with a slow weight gradient.
+  Elsewhere it is `lax.conv_transpose`, as in `nn.ConvTranspose`.
+  """
+  features: int
+  use_bias: bool = True
+  dtype: jnp.dtype = jnp.float32
+  kernel_init: object = nn.initializers.lecun_normal()
+  bias_init: object = nn.initializers.zeros
+
+  @nn.compact
+  def __call__(self, x):
+    b, h, w, c = x.shape
+    kernel = self.param("kernel", self.kernel_init, (2, 2, c, self.features), jnp.float32)
+    x, kernel = x.astype(self.dtype), kernel.astype(self.dtype)
+    if cpu_formulations():
+      # nn.ConvTranspose (transpose_kernel=False) applies the spatially flipped kernel.
+      # Reshapes leave the batch axis alone, so a sharded batch keeps its sharding.
+      matrix = kernel[::-1, ::-1].transpose(2, 0, 1, 3).reshape(c, 4 * self.features)
+      y = jnp.einsum("bhwc,cn->bhwn", x, matrix).reshape(b, h, w, 2, 2, self.features)
+      y = y.transpose(0, 1, 3, 2, 4, 5).reshape(b, 2 * h, 2 * w, self.features)
+    else:
+      y = jax.lax.conv_transpose(x, kernel, (2, 2), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    if self.use_bias:
+      y = y + self.param("bias", self.bias_init, (self.features,), jnp.float32).astype(self.dtype)
+    return y
+
+
 def batch_norm(train: bool, dtype=jnp.float32, name: str | None = None, epsilon: float = 1e-5,
                scale_init=nn.initializers.ones) -> nn.BatchNorm:
   return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=epsilon, dtype=dtype,

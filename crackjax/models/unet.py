@@ -16,6 +16,7 @@ import functools
 import flax.linen as nn
 import jax.numpy as jnp
 
+from crackjax.models import layers
 from crackjax.models import options
 from crackjax.models import output_bias
 from crackjax.models import register
@@ -57,7 +58,7 @@ class UNet(nn.Module):
     x = ConvBlock(self.base_channels * 2 ** self.depth, self.dtype)(x, train)
     for level in reversed(range(self.depth)):
       features = self.base_channels * 2 ** level
-      x = nn.ConvTranspose(features, (2, 2), strides=(2, 2), dtype=self.dtype)(x)
+      x = layers.ConvTranspose(features, dtype=self.dtype)(x)
       x = jnp.concatenate([x, skips[level]], axis=-1)
       x = ConvBlock(features, self.dtype)(x, train)
     x = nn.Conv(1, (1, 1), dtype=self.dtype, bias_init=output_bias(self.output_prior))(x)

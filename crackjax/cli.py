@@ -1,0 +1,70 @@
+"""Command-line plumbing shared by the entry points (`crackjax.main`, `crackjax.evaluate`, `crackjax.predict`).
+
+absl flag parsing that names an unknown `--config.<key>` instead of printing a traceback, the
+`--config` override flag of the evaluation/prediction tools, and a filter for noisy library logs.
+"""
+
+from __future__ import annotations
+
+import logging as py_logging
+import sys
+from typing import Any
+
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+from crackjax import config_base
+
+def define_config_flag() -> flags.FlagHolder:
+  """`--config.<key>=<value>` overrides of the run's saved config (every key of config_base.base()).
+
+  Call from an entry point's `__main__` block only: absl flags are global, and importing two entry
+  points must not define the flag twice. Read the overrides with `config_overrides(holder)`.
+  """
+  try:  # the overrides in sys.argv are matched against the keys here, at definition
+    return config_flags.DEFINE_config_dict(
+        "config", config_base.base(), "Overrides of the run's saved config, e.g. "
+        "--config.eval.batch_size=4 (keys: crackjax/config_base.py).", lock_config=True)
+  except (AttributeError, KeyError) as e:
+    exit_unknown_config_keys(sys.argv, e)
+
+
+def config_overrides(holder: flags.FlagHolder) -> dict[str, Any]:
+  """The `--config.<key>=<value>` pairs given on the command line, as a flat dict."""
+  return dict(config_flags.get_override_values(flags.FLAGS[holder.name]))
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl flag parsing that names an unknown `--config.<key>` instead of printing a traceback."""
+  try:
+    return flags.FLAGS(argv)
+  except (AttributeError, KeyError) as e:
+    exit_unknown_config_keys(argv, e)
+  except flags.Error as e:  # e.g. a value of the wrong type: the message names flag and value
+    sys.exit(f"{e}\nPass --helpfull to list the flags.")
+
+
+def exit_unknown_config_keys(argv: list[str], error: Exception):
+  """Exits naming the `--config.<key>` overrides in `argv` that config_base.base() does not have."""
+  known = set(config_base._flatten(config_base.base().to_dict()))
+  given = [a[len("--config."):].split("=")[0] for a in argv if a.startswith("--config.")]
+  unknown = [k for k in given if k not in known and not any(n.startswith(k + ".") for n in known)]
+  sys.exit(f"Unknown config key(s) {unknown or [str(error)]} on the command line. Every key and its "
+           f"default is listed in crackjax/config_base.py; check the spelling.")
+
+
+# Libraries whose INFO lines drown the log (orbax logs every file it reads or writes).
+_QUIET_LIBRARIES = ("/orbax/", "/grain/", "/tensorflow_datasets/", "/jax/_src/")
+
+
+class _QuietLibraries(py_logging.Filter):
+
+  def filter(self, record):
+    return record.levelno >= py_logging.WARNING or not any(
+        part in record.pathname for part in _QUIET_LIBRARIES)
+
+
+def quiet_library_logs() -> None:
+  """Drops INFO lines of the libraries above from the absl log (warnings and errors stay)."""
+  logging.get_absl_handler().addFilter(_QuietLibraries())
