@@ -43,7 +43,7 @@ def create(model: nn.Module, tx: optax.GradientTransformation, seed: int, patch_
 
   The initial values are drawn with JAX's non-partitionable threefry: the state is replicated, so the
   values are the same on any number of devices or hosts either way, and XLA:CPU compiles the model's
-  random initializers ~2.4x faster than with `jax_threefry_partitionable=True` (docs/performance.md).
+  random initializers 2.3-3.3x faster than with `jax_threefry_partitionable=True` (docs/performance.md).
   """
 
   def init(rng):

@@ -9,8 +9,10 @@ from tests.test_train import _main
 
 pytestmark = pytest.mark.slow
 
-LOOP = ["--config.total_steps=80", "--config.balance.interval=5", "--config.eval_every=80",
-        "--config.checkpoint_every=80", "--config.log_every=5", "--config.batch_size=8"]
+# 20 intervals of 10 steps: with fewer (80 steps of 5) the untrained start dominates, and both methods can end
+# with P and R far apart for a given initialisation (seen after the init changed in docs/performance.md).
+LOOP = ["--config.total_steps=200", "--config.balance.interval=10", "--config.eval_every=200",
+        "--config.checkpoint_every=200", "--config.log_every=10", "--config.batch_size=8"]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def test_ran_moves_weights_and_rate_in_the_direction_of_prf(runs):
 
 
 def test_realised_positive_fraction_follows_the_rate(runs):
-  n = 5 * 8  # patches per interval
+  n = 10 * 8  # patches per interval
   for method, ev in runs.items():
     real = np.array([e["data/pos_fraction"] for e in ev])
     want = np.array([e["data/expected_pos_fraction"] for e in ev])

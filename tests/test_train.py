@@ -21,8 +21,10 @@ def _main(repo, workdir, tfds_dir, *overrides, devices=1, wait=True):
   cmd = [sys.executable, "-m", "crackjax.main", "--config", str(repo / "configs" / "smoke.py"),
          "--workdir", str(workdir), f"--config.data.tfds_dir={tfds_dir}",
          "--config.progress_bar=False", *overrides]
+  # Unwaited runs get their own process group, so that a test can kill the trainer with its Grain workers
+  # (a SIGKILL of the trainer alone leaves the workers running, orphaned).
   proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)
+                          text=True, start_new_session=not wait)
   if not wait:
     return proc
   out, _ = proc.communicate(timeout=600)
@@ -105,7 +107,7 @@ def test_killed_and_resumed_run_ends_with_the_same_final_metrics(repo, tmp_path,
     if any(p.isdigit() and 8 <= int(p) < 30 for p in done):
       break
     time.sleep(0.05)
-  proc.send_signal(signal.SIGKILL)
+  os.killpg(proc.pid, signal.SIGKILL)   # the whole job dies at once, as on a preempted machine
   proc.wait()
   assert not (wd / "eval" / "final.json").exists(), "the run finished before it could be killed"
 
