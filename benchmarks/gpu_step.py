@@ -97,7 +97,7 @@ def main(argv) -> None:
              "mfu": tflops / peak[dtype] if peak else None}
       rows.append(row)
       print(json.dumps(row), flush=True)
-  print(f"\n| model | dtype | step (ms) | images/s | TFLOP/step | TFLOP/s | MFU |")
+  print("\n| model | dtype | step (ms) | images/s | TFLOP/step | TFLOP/s | MFU |")
   print("|---|---|---:|---:|---:|---:|---:|")
   for r in rows:
     mfu = f"{100 * r['mfu']:.1f}%" if r["mfu"] is not None else "- (no peak for this chip)"

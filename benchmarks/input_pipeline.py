@@ -209,13 +209,11 @@ def large(data: str, tfds_dir: str, counts: list[int], patch: int, steps: int, b
 # ------------------------------------------------------------------------------------------------
 
 
-def child_pipeline(config_path: str, overrides: list[str], workers: int, steps: int) -> dict:
-  from absl import flags  # noqa: PLC0415
-  flags.FLAGS.mark_as_parsed()
+def _train_sampler(config):
+  """The train split's patch index and pool sampler, as crackjax/train.py builds them (one process)."""
   from crackjax.data import datasets  # noqa: PLC0415
   from crackjax.data import patches  # noqa: PLC0415
   from crackjax.data import pipeline  # noqa: PLC0415
-  config = _load_config(config_path, overrides)
   d = config.data
   builder = datasets.get_builder(d)
   index = patches.load_or_build(datasets.split_source(builder, "train", decode_images=False),
@@ -223,6 +221,15 @@ def child_pipeline(config_path: str, overrides: list[str], workers: int, steps: 
   sampler = pipeline.PoolSampler(None, index, patch_size=d.patch_size, global_batch=config.batch_size,
                                  seed=config.seed, augment=d.augment, brightness=d.brightness,
                                  contrast=d.contrast, images=datasets.crop_source(builder, "train", d))
+  return index, sampler
+
+
+def child_pipeline(config_path: str, overrides: list[str], workers: int, steps: int) -> dict:
+  from absl import flags  # noqa: PLC0415
+  flags.FLAGS.mark_as_parsed()
+  from crackjax.data import pipeline  # noqa: PLC0415
+  config = _load_config(config_path, overrides)
+  _, sampler = _train_sampler(config)
   it = iter(pipeline.train_dataset(sampler, steps + 10, workers))
   for _ in range(10):                                        # warm-up: workers started, caches filled
     next(it)
@@ -258,17 +265,10 @@ def child_train(config_path: str, overrides: list[str], steps: int, with_pipelin
   flags.FLAGS.mark_as_parsed()
   import jax  # noqa: PLC0415
   from crackjax import parallel  # noqa: PLC0415
-  from crackjax.data import datasets  # noqa: PLC0415
-  from crackjax.data import patches  # noqa: PLC0415
   from crackjax.data import pipeline  # noqa: PLC0415
   config = _load_config(config_path, overrides)
+  index, sampler = _train_sampler(config)
   d = config.data
-  builder = datasets.get_builder(d)
-  index = patches.load_or_build(datasets.split_source(builder, "train", decode_images=False),
-                                builder.data_dir, "train", d.patch_size, d.patch_stride, d.min_crack_pixels)
-  sampler = pipeline.PoolSampler(None, index, patch_size=d.patch_size, global_batch=config.batch_size,
-                                 seed=config.seed, augment=d.augment, brightness=d.brightness,
-                                 contrast=d.contrast, images=datasets.crop_source(builder, "train", d))
   state, train_step, sharding = _train_setup(config, index)
   warm = 5
   if not with_pipeline:
