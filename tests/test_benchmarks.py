@@ -1,0 +1,35 @@
+"""The speed benchmarks still run (tiny sizes; the numbers mean nothing here, docs/performance.md has them)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _run(repo, *args):
+  env = dict(os.environ, JAX_PLATFORMS="cpu")
+  proc = subprocess.run([sys.executable, *args], cwd=repo, env=env, capture_output=True, text=True,
+                        timeout=600)
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  return proc.stdout
+
+
+def test_train_throughput_prints_its_table(repo, tmp_path):
+  out = _run(repo, "benchmarks/train_throughput.py", "--contenders", "crackjax,flax", "--size", "32",
+             "--base", "4", "--rounds", "1", "--steps", "1", "--warmup", "1",
+             "--json", str(tmp_path / "t.json"))
+  assert "| crackjax |" in out and "| flax |" in out and "GFLOP" in out
+  result = json.load(open(tmp_path / "t.json"))
+  assert result["info"]["step_gflop"] > 0 and set(result["median_s"]) == {"crackjax", "flax"}
+
+
+def test_gpu_step_runs_on_cpu(repo, tmp_path):
+  out = _run(repo, "benchmarks/gpu_step.py", "--models", "unet", "--dtypes", "float32", "--batch", "4",
+             "--size", "32", "--steps", "1", "--warmup", "1", "--json", str(tmp_path / "g.json"))
+  assert "| unet | float32 |" in out
+  (row,) = json.load(open(tmp_path / "g.json"))["rows"]
+  assert row["loss_finite"] and row["step_tflop"] > 0
