@@ -58,7 +58,8 @@ def main(argv) -> None:
   from crackjax import parallel
   from crackjax import state as state_lib
   from crackjax import step as step_lib
-  import model_step_time   # benchmarks/: host-drawn kernels
+  from crackjax.models import host_init
+  import model_step_time   # benchmarks/: synthetic pool, step timing
 
   kind = jax.devices()[0].device_kind
   peak = next((v for k, v in PEAK_TFLOPS.items() if k in kind), None)
@@ -78,7 +79,7 @@ def main(argv) -> None:
         setattr(config.model, k, v)
       config.model.dtype = dtype
       model = models.get_model(config.model)
-      variables = model_step_time.host_variables(model, args.size)
+      variables = host_init.host_variables(model, args.size)
       tx = state_lib.make_optimizer(config.optimizer, 1000)
       state = jax.device_put(state_lib.TrainState.create(
           apply_fn=model.apply, params=variables["params"],

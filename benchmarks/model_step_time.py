@@ -11,15 +11,14 @@ AdamW, `balance.method=ran`) on all local devices at `--batch` patches of `--siz
 then the median of `--steps` timed steps after one warm-up step. The machine's load average is
 recorded before and after each model, since other work on the machine slows the timings.
 
-Conv kernels are drawn on the host (He normal) instead of by the models' initializers, which XLA:CPU
-compiles slowly (one random program per tensor); timings do not depend on the values.
+Conv kernels are drawn on the host (`crackjax.models.host_init`) instead of by the models' initializers,
+which XLA:CPU compiles slowly (one random program per tensor); timings do not depend on the values.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import statistics
@@ -36,6 +35,7 @@ from crackjax import models
 from crackjax import parallel
 from crackjax import state as state_lib
 from crackjax import step as step_lib
+from crackjax.models import host_init
 
 # label -> config.model overrides (full reference sizes).
 VARIANTS = {
@@ -50,25 +50,6 @@ VARIANTS = {
     "hrnet (HRNetV2-W48)": dict(name="hrnet", width=48),
     "deepcrack (width 64)": dict(name="deepcrack"),
 }
-
-
-def host_variables(model, size: int, seed: int = 0) -> dict:
-  """Variables with the models' own initializers except multi-channel conv kernels (host He normal)."""
-  x = jnp.zeros((1, size, size, 3))
-  shapes = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(seed), x, train=False))
-  host = lambda p, a: p[-1].key == "kernel" and a.shape[-1] > 1
-  keep = lambda v: jax.tree_util.tree_map_with_path(lambda p, a: None if host(p, a) else a, v)
-  constants = jax.jit(lambda k: keep(model.init(k, x, train=False)))(jax.random.PRNGKey(seed))
-  rng = np.random.default_rng(seed)
-
-  def leaf(path, shape, const):
-    if not host(path, shape):
-      return const
-    return (rng.standard_normal(shape.shape) * math.sqrt(2.0 / math.prod(shape.shape[:-1]))
-            ).astype(np.float32)
-
-  return jax.tree_util.tree_map_with_path(
-      leaf, shapes, jax.tree.map(lambda s, c: c, shapes, constants, is_leaf=lambda v: v is None))
 
 
 def forward_gflops(model, variables_shapes, size: int) -> float:
@@ -127,7 +108,7 @@ def measure(label: str, overrides: dict, args) -> dict:
   if args.steps:
     mesh = parallel.make_mesh()
     repl, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)
-    variables = host_variables(model, args.size)
+    variables = host_init.host_variables(model, args.size)
     tx = state_lib.make_optimizer(config.optimizer, 1000)
     state = jax.device_put(state_lib.TrainState.create(
         apply_fn=model.apply, params=variables["params"], batch_stats=variables.get("batch_stats", {}),

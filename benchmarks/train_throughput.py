@@ -69,7 +69,6 @@ def parse_args(argv):
 def jax_contenders(args, names):
   import jax
   import jax.numpy as jnp
-  import numpy as np
   import optax
 
   from crackjax import compile_options
@@ -91,12 +90,7 @@ def jax_contenders(args, names):
   model = models.get_model(config.model)
   mesh = parallel.make_mesh()
   repl, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)
-  rng = np.random.default_rng(0)
-  shape = (args.batch, args.size, args.size)
-  pool = {"pos_image": rng.integers(0, 256, (*shape, 3), dtype=np.uint8),
-          "neg_image": rng.integers(0, 256, (*shape, 3), dtype=np.uint8),
-          "pos_mask": (rng.random((*shape, 1)) < 0.05).astype(np.uint8),
-          "neg_mask": np.zeros((*shape, 1), np.uint8)}
+  pool = model_step_time.synthetic_pool(args.batch, args.size)
   tx = state_lib.make_optimizer(config.optimizer, 1000)
   out, info = {}, {}
 

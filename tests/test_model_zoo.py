@@ -11,8 +11,6 @@ separately, ~0.2 s per tensor) while every other leaf comes from the models' own
 The full-size networks are compiled and timed by benchmarks/model_step_time.py.
 """
 
-import math
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -28,8 +26,10 @@ from crackjax import parallel
 from crackjax import state as state_lib
 from crackjax import step as step_lib
 from crackjax.models import convert_weights
+from crackjax.models import host_init
 from crackjax.models import hrnet
 from crackjax.models import layers
+from tests.test_step import _batch
 
 # Small members of each family for the compiled tests (same code paths as the full networks).
 SMALL = {
@@ -191,38 +191,6 @@ def test_deeply_supervised_loss_is_the_weighted_mean_under_every_method(method):
 # ---------------------------------------------------------------- the data-parallel train step
 
 
-def _batch(seed=0, b=4, size=32):
-  rng = np.random.default_rng(seed)
-  pos_mask = np.zeros((b, size, size, 1), np.uint8)
-  pos_mask[:, size // 2 - 1:size // 2 + 1, 4:-4] = 1                     # a horizontal "crack"
-  pos_image = rng.integers(100, 160, (b, size, size, 3)).astype(np.uint8)
-  pos_image[pos_mask[..., 0] > 0] = 30
-  neg_image = rng.integers(100, 160, (b, size, size, 3)).astype(np.uint8)
-  return {"pos_image": pos_image, "pos_mask": pos_mask, "neg_image": neg_image,
-          "neg_mask": np.zeros_like(pos_mask)}
-
-
-def _init_variables(model, size=32, seed=0):
-  """The model's variables from its own initializers, except the kernels of convs with more than one
-  output channel, which are drawn on the host (He normal over fan-in): XLA then compiles only the
-  constants and the few 1-channel logit heads (the rest of `init` is dead code)."""
-  x = jnp.zeros((1, size, size, 3))
-  shapes = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(seed), x, train=False))
-  host = lambda p, a: p[-1].key == "kernel" and a.shape[-1] > 1
-  drop_kernels = lambda v: jax.tree_util.tree_map_with_path(lambda p, a: None if host(p, a) else a, v)
-  constants = jax.jit(lambda k: drop_kernels(model.init(k, x, train=False)))(jax.random.PRNGKey(seed))
-  rng = np.random.default_rng(seed)
-
-  def leaf(path, shape, const):
-    if not host(path, shape):
-      return const
-    fan_in = math.prod(shape.shape[:-1])
-    return (rng.standard_normal(shape.shape) * math.sqrt(2.0 / fan_in)).astype(np.float32)
-
-  return jax.tree_util.tree_map_with_path(
-      leaf, shapes, jax.tree.map(lambda s, c: c, shapes, constants, is_leaf=lambda v: v is None))
-
-
 @pytest.mark.parametrize("name", sorted(set(SMALL) - {"unet"}))   # unet: tests/test_step.py
 def test_trains_in_the_data_parallel_step_on_2_devices(name, smoke_config, monkeypatch):
   config = smoke_config.copy_and_resolve_references()
@@ -238,14 +206,14 @@ def test_trains_in_the_data_parallel_step_on_2_devices(name, smoke_config, monke
   mesh = Mesh(np.array(jax.devices()[:2]), (parallel.DATA_AXIS,))
   repl, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)
   model = models.get_model(config.model)
-  variables = _init_variables(model)
+  variables = host_init.host_variables(model, 32)
   tx = state_lib.make_optimizer(config.optimizer, config.total_steps)
   state = jax.device_put(state_lib.TrainState.create(
       apply_fn=model.apply, params=variables["params"], batch_stats=variables.get("batch_stats", {}),
       tx=tx, rng=jax.random.PRNGKey(0),
       # Positive rate 1: every step takes the same 4 crack patches, so the losses are comparable.
       balance=losses.initial_balance(config.balance, 1.0, 0.05)), repl)
-  batch = jax.tree.map(lambda x: jax.device_put(x, data), _batch())
+  batch = jax.tree.map(lambda x: jax.device_put(x, data), _batch(b=4))
   options = {"xla_backend_optimization_level": 0} if name in QUICK_COMPILE else None
   # Compiled once: a step whose output state differed in structure, dtype or sharding from its input
   # could not be called again.
