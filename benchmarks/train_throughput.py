@@ -55,7 +55,8 @@ def parse_args(argv):
                  help="comma-separated subset of crackjax,flax,torch,torch_cl")
   p.add_argument("--xla_flags", default="", help="appended to XLA_FLAGS before JAX starts")
   p.add_argument("--standard_ops", action="store_true",
-                 help="use lax.conv_transpose on CPU too (layers.cpu_formulations off), to reproduce "
+                 help="use lax.conv_transpose, flax's BatchNorm computation and nn.max_pool on CPU too "
+                      "(layers.cpu_formulations off), to reproduce "
                       "the baseline of docs/performance.md")
   p.add_argument("--xla_cpu_defaults", action="store_true",
                  help="compile with XLA's default options (CRACKJAX_XLA_CPU_DEFAULTS=1; "

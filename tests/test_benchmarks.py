@@ -33,3 +33,18 @@ def test_gpu_step_runs_on_cpu(repo, tmp_path):
   assert "| unet | float32 |" in out
   (row,) = json.load(open(tmp_path / "g.json"))["rows"]
   assert row["loss_finite"] and row["step_tflop"] > 0
+
+
+def test_conv_layers_prints_its_table(repo, tmp_path):
+  out = _run(repo, "benchmarks/conv_layers.py", "--contenders", "xla", "--size", "16", "--base", "2",
+             "--depth", "2", "--reps", "1", "--sgemm_size", "64", "--json", str(tmp_path / "c.json"))
+  assert "| 16^2 3->2 |" in out and "| total |" in out and "xla: all three" in out
+  result = json.load(open(tmp_path / "c.json"))
+  assert len(result["rows"]) == 10 and all(t > 0 for t in result["totals_s"]["xla"])
+  assert set(result["sgemm_gflops"]) == {"numpy", "xla"} and "matrix product" in out
+
+
+def test_profile_step_prints_thunk_kinds(repo):
+  out = _run(repo, "benchmarks/profile_step.py", "--size", "32", "--base", "2", "--steps", "1",
+             "--warmup", "1", "--top", "50")
+  assert "| thunk kind | ms per step |" in out and "| convolution |" in out

@@ -53,7 +53,7 @@ class DeepCrack(nn.Module):
     sides = []
     for s, (mult, convs) in enumerate(STAGES, start=1):
       if s > 1:
-        x = nn.max_pool(x, (2, 2), strides=(2, 2))
+        x = layers.max_pool_2x2(x)
       for c in range(convs):
         x = layers.ConvBN(self.width * mult, 3, dtype=self.dtype, name=f"conv{s}_{c}")(x, train)
       side = layers.logit_head(self.output_prior, self.dtype, f"side_conv{s}")(x)

@@ -77,11 +77,12 @@ class Im2ColConv(nn.Module):
 
 
 def cpu_formulations() -> bool:
-  """Whether `ConvTranspose` uses its CPU formulation (on CPU backends only).
+  """Whether `ConvTranspose`, `BatchNorm` and `max_pool_2x2` use their CPU formulations (CPU backends only).
 
   XLA:CPU runs a stride-2 transposed convolution (a convolution over a zero-dilated input) and its weight
-  gradient several times slower than the equivalent matrix product; GPU and TPU compilers handle it
-  natively, so they keep the standard op (docs/performance.md).
+  gradient several times slower than the equivalent matrix product, splits BatchNorm's reductions into
+  slow partial sums and expands max-pool gradients into scatters; GPU and TPU compilers handle these
+  natively, so they keep the standard ops (docs/performance.md).
   """
   return jax.default_backend() == "cpu"
 
@@ -119,10 +120,122 @@ class ConvTranspose(nn.Module):
     return y
 
 
+def _rows_per_sum(pixels_per_image: int, pixels: int) -> int:
+  """Pixels summed per matrix row by `channel_sums`: the power of two nearest sqrt(`pixels`) dividing
+  `pixels_per_image` (rows never straddle two images, so a batch sharded over devices stays sharded)."""
+  k = 1
+  while k * k * 4 <= pixels and pixels_per_image % (2 * k) == 0:
+    k *= 2
+  return k
+
+
+def channel_sums(a: jax.Array) -> jax.Array:
+  """`[B, ..., C] float32` -> `[C] float32` sums over all but the last axis, as a matrix-vector product.
+
+  The pixels are laid out as `[M, k * C]` rows (k ~ sqrt(B * ...)), summed by `ones[M] @ rows` and then
+  over the k groups: two stages of ~sqrt(n) terms each, as accurate as XLA's tree reduction (each
+  float32 stage's rounding error grows with its length), and on XLA:CPU several times faster than a
+  `reduce` over the major axes (docs/performance.md).
+  """
+  c, per_image = a.shape[-1], int(np.prod(a.shape[1:-1]))
+  k = _rows_per_sum(per_image, a.size // c)
+  rows = a.reshape(a.size // (k * c), k * c)
+  ones = jnp.ones((rows.shape[0],), a.dtype)
+  partial = jnp.dot(ones, rows, precision=jax.lax.Precision.HIGHEST)
+  return partial.reshape(k, c).sum(0)
+
+
+@jax.custom_vjp
+def _normalize_batch(x, scale, bias, epsilon):
+  """Training-mode BatchNorm over all but the last axis, with its reductions as `channel_sums`.
+
+  `x [B, ..., C]` (any float dtype), `scale`, `bias` `[C] float32`, `epsilon` `[] float32` ->
+  (`[B, ..., C] float32` normalized, `[C]` batch mean, `[C]` biased batch variance), the quantities
+  `nn.BatchNorm` computes (fast variance `E[x^2] - E[x]^2`, clipped at 0).
+  """
+  return _normalize_batch_fwd(x, scale, bias, epsilon)[0]
+
+
+def _normalize_batch_fwd(x, scale, bias, epsilon):
+  x32 = x.astype(jnp.float32)
+  n = x.size // x.shape[-1]
+  mean = channel_sums(x32) / n
+  var = jnp.maximum(0.0, channel_sums(x32 * x32) / n - mean * mean)
+  inv = jax.lax.rsqrt(var + epsilon)
+  y = (x32 - mean) * (inv * scale) + bias
+  return (y, mean, var), (x, scale, mean, inv)
+
+
+def _normalize_batch_bwd(residuals, cotangents):
+  x, scale, mean, inv = residuals
+  dy, dmean, dvar = cotangents
+  n = x.size // x.shape[-1]
+  x32 = x.astype(jnp.float32)
+  dy = dy.astype(jnp.float32)
+  xhat = (x32 - mean) * inv
+  dbias = channel_sums(dy)
+  dscale = channel_sums(dy * xhat)
+  dx = (scale * inv / n) * (n * dy - dbias - xhat * dscale)
+  dx = dx + dmean / n + dvar * (2.0 / n) * (x32 - mean)   # the batch statistics' own cotangents
+  return dx.astype(x.dtype), dscale, dbias, jnp.zeros_like(inv[0])
+
+
+_normalize_batch.defvjp(_normalize_batch_fwd, _normalize_batch_bwd)
+
+
+class BatchNorm(nn.Module):
+  """Drop-in for `nn.BatchNorm` over the last axis: same `scale`/`bias` params, same `mean`/`var` batch
+  statistics (float32), same momentum update and result within float rounding.
+
+  In training mode on CPU backends (`cpu_formulations()`) it computes the batch statistics and their
+  gradients as matrix-vector products (`channel_sums`) in one custom VJP; XLA:CPU splits the `reduce`s
+  of `nn.BatchNorm` over `[B, H, W]` into slow partial sums (docs/performance.md). Elsewhere (GPU/TPU,
+  evaluation) it is the same computation as `nn.BatchNorm`.
+  """
+  use_running_average: bool | None = None
+  momentum: float = 0.99
+  epsilon: float = 1e-5
+  dtype: jnp.dtype | None = None
+  use_bias: bool = True
+  use_scale: bool = True
+  bias_init: object = nn.initializers.zeros
+  scale_init: object = nn.initializers.ones
+
+  @nn.compact
+  def __call__(self, x, use_running_average: bool | None = None):
+    """`[B, ..., C]` -> `[B, ..., C]` in `dtype` (default: x's dtype promoted with float32 params)."""
+    use_running_average = nn.merge_param("use_running_average", self.use_running_average,
+                                         use_running_average)
+    features = (x.shape[-1],)
+    ra_mean = self.variable("batch_stats", "mean", jnp.zeros, features, jnp.float32)
+    ra_var = self.variable("batch_stats", "var", jnp.ones, features, jnp.float32)
+    scale = (self.param("scale", self.scale_init, features, jnp.float32) if self.use_scale
+             else jnp.ones(features, jnp.float32))
+    bias = (self.param("bias", self.bias_init, features, jnp.float32) if self.use_bias
+            else jnp.zeros(features, jnp.float32))
+    dtype = self.dtype or jnp.promote_types(x.dtype, jnp.float32)
+    if use_running_average:
+      mean, var = ra_mean.value, ra_var.value
+      y = (x - mean) * (jax.lax.rsqrt(var + self.epsilon) * scale) + bias
+      return y.astype(dtype)
+    if cpu_formulations():
+      y, mean, var = _normalize_batch(x, scale, bias, jnp.float32(self.epsilon))
+    else:   # nn.BatchNorm's computation
+      x32 = x.astype(jnp.float32)
+      axes = tuple(range(x.ndim - 1))
+      mean, mean2 = x32.mean(axes), (x32 * x32).mean(axes)
+      var = jnp.maximum(0.0, mean2 - mean * mean)
+      y = (x32 - mean) * (jax.lax.rsqrt(var + self.epsilon) * scale) + bias
+    if not self.is_initializing():
+      ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
+      ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
+    return y.astype(dtype)
+
+
 def batch_norm(train: bool, dtype=jnp.float32, name: str | None = None, epsilon: float = 1e-5,
-               scale_init=nn.initializers.ones) -> nn.BatchNorm:
-  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=epsilon, dtype=dtype,
-                      scale_init=scale_init, name=name)
+               scale_init=nn.initializers.ones) -> BatchNorm:
+  return BatchNorm(use_running_average=not train, momentum=0.9, epsilon=epsilon, dtype=dtype,
+                   scale_init=scale_init, name=name)
 
 
 class ConvBN(nn.Module):
@@ -212,6 +325,56 @@ def adaptive_avg_pool(x, bins: int) -> jax.Array:
   ph = jnp.asarray(_adaptive_pool_matrix(x.shape[1], bins), x.dtype)
   pw = jnp.asarray(_adaptive_pool_matrix(x.shape[2], bins), x.dtype)
   return jnp.einsum("ih,bhwc,jw->bijc", ph, x, pw)
+
+
+def _pool_windows(x):
+  """`[B, H, W, C]` (H, W even) -> the four `[B, H/2, W/2, C]` corners of each 2x2 window, row-major."""
+  b, h, w, c = x.shape
+  r = x.reshape(b, h // 2, 2, w // 2, 2, c)
+  return r[:, :, 0, :, 0], r[:, :, 0, :, 1], r[:, :, 1, :, 0], r[:, :, 1, :, 1]
+
+
+@jax.custom_vjp
+def _max_pool_2x2_elementwise(x):
+  a, b, c, d = _pool_windows(x)
+  return jnp.maximum(jnp.maximum(a, b), jnp.maximum(c, d))
+
+
+def _max_pool_2x2_fwd(x):
+  y = _max_pool_2x2_elementwise(x)
+  return y, (x, y)
+
+
+def _max_pool_2x2_bwd(residuals, g):
+  # The gradient goes to the first maximum of each window in row-major order, as XLA's
+  # select-and-scatter with `>=` (the gradient of `nn.max_pool`) sends it.
+  x, y = residuals
+  a, b, c, d = _pool_windows(x)
+  first_a = a == y
+  first_b = (b == y) & ~first_a
+  first_c = (c == y) & ~(first_a | first_b)
+  first_d = ~(first_a | first_b | first_c)
+  zero = jnp.zeros_like(g)
+  corners = jnp.stack([jnp.where(m, g, zero) for m in (first_a, first_b, first_c, first_d)], axis=-2)
+  bb, hh, ww, cc = g.shape
+  dx = corners.reshape(bb, hh, ww, 2, 2, cc).transpose(0, 1, 3, 2, 4, 5).reshape(bb, 2 * hh, 2 * ww, cc)
+  return (dx,)
+
+
+_max_pool_2x2_elementwise.defvjp(_max_pool_2x2_fwd, _max_pool_2x2_bwd)
+
+
+def max_pool_2x2(x) -> jax.Array:
+  """`[B, H, W, C]` -> `[B, H // 2, W // 2, C]`: `nn.max_pool(x, (2, 2), strides=(2, 2))`.
+
+  On CPU backends (`cpu_formulations()`) with even H and W it is the elementwise maximum of the four
+  window corners, with a custom gradient that routes each window's gradient to its first maximum, as
+  `nn.max_pool`'s does: the same values and gradients for finite inputs, where XLA:CPU expands
+  `nn.max_pool`'s select-and-scatter gradient into iotas and a scatter ~10x slower (docs/performance.md).
+  """
+  if cpu_formulations() and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0:
+    return _max_pool_2x2_elementwise(x)
+  return nn.max_pool(x, (2, 2), strides=(2, 2))
 
 
 def max_pool_3x3_s2(x) -> jax.Array:

@@ -29,7 +29,7 @@ class ConvBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool):
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9,
+    norm = functools.partial(layers.BatchNorm, use_running_average=not train, momentum=0.9,
                              dtype=self.dtype)
     for _ in range(2):
       x = nn.Conv(self.features, (3, 3), use_bias=False, dtype=self.dtype)(x)
@@ -54,7 +54,7 @@ class UNet(nn.Module):
     for level in range(self.depth):
       x = ConvBlock(self.base_channels * 2 ** level, self.dtype)(x, train)
       skips.append(x)
-      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+      x = layers.max_pool_2x2(x)
     x = ConvBlock(self.base_channels * 2 ** self.depth, self.dtype)(x, train)
     for level in reversed(range(self.depth)):
       features = self.base_channels * 2 ** level

@@ -57,7 +57,7 @@ class UNetPlusPlus(nn.Module):
     ch = [self.width * 2 ** i for i in range(DEPTH + 1)]
     nodes: dict[tuple[int, int], jnp.ndarray] = {}
     for i in range(DEPTH + 1):                      # the encoder column X^{i,0}
-      inp = x if i == 0 else nn.max_pool(nodes[i - 1, 0], (2, 2), strides=(2, 2))
+      inp = x if i == 0 else layers.max_pool_2x2(nodes[i - 1, 0])
       nodes[i, 0] = Unit(ch[i], self.dtype, name=f"x{i}_0")(inp, train)
     for j in range(1, DEPTH + 1):                   # nested skip pathways, column by column
       for i in range(DEPTH + 1 - j):

@@ -36,7 +36,7 @@ class VGG16(nn.Module):
     feats, index, pools = {}, 0, 0
     for v in CFG16:
       if v == "M":
-        x = nn.max_pool(x, (2, 2), strides=(2, 2))
+        x = layers.max_pool_2x2(x)
         pools += 1
         if pools >= 3:
           feats[f"pool{pools}"] = x
