@@ -121,7 +121,7 @@ class ConvTranspose(nn.Module):
 
 
 def _rows_per_sum(pixels_per_image: int, pixels: int) -> int:
-  """Pixels summed per matrix row by `channel_sums`: the power of two nearest sqrt(`pixels`) dividing
+  """Pixels summed per matrix row by `channel_sums`: the largest power of two <= sqrt(`pixels`) that divides
   `pixels_per_image` (rows never straddle two images, so a batch sharded over devices stays sharded)."""
   k = 1
   while k * k * 4 <= pixels and pixels_per_image % (2 * k) == 0:
@@ -132,7 +132,7 @@ def _rows_per_sum(pixels_per_image: int, pixels: int) -> int:
 def channel_sums(a: jax.Array) -> jax.Array:
   """`[B, ..., C] float32` -> `[C] float32` sums over all but the last axis, as a matrix-vector product.
 
-  The pixels are laid out as `[M, k * C]` rows (k ~ sqrt(B * ...)), summed by `ones[M] @ rows` and then
+  The pixels are laid out as `[M, k * C]` rows (k <= sqrt(B * ...), `_rows_per_sum`), summed by `ones[M] @ rows` and then
   over the k groups: two stages of ~sqrt(n) terms each, as accurate as XLA's tree reduction (each
   float32 stage's rounding error grows with its length), and on XLA:CPU several times faster than a
   `reduce` over the major axes (docs/performance.md).
