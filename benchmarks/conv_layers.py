@@ -31,16 +31,12 @@ import time
 
 import numpy as np
 
-KINDS = ("forward", "input grad", "weight grad")
-
+import train_throughput   # benchmarks/ (the script's directory is on sys.path)
 
 def parse_args(argv):
   p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("--batch", type=int, default=4)
-  p.add_argument("--size", type=int, default=256)
-  p.add_argument("--base", type=int, default=16, help="U-Net base channels")
-  p.add_argument("--depth", type=int, default=4)
+  train_throughput.add_network_args(p)
   p.add_argument("--reps", type=int, default=5, help="timed calls per measurement (median)")
   p.add_argument("--contenders", default="xla,torch,torch_cl",
                  help="comma-separated subset of xla,torch,torch_cl")

@@ -24,8 +24,6 @@ import re
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # benchmarks/ (train_throughput)
-
 
 def parse_args(argv):
   p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -68,7 +66,7 @@ def main(argv) -> None:
   os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                              " --xla_cpu_enable_xprof_traceme=true").strip()
   import jax
-  import train_throughput
+  import train_throughput   # benchmarks/ (the script's directory is on sys.path)
 
   bench_args = train_throughput.parse_args(["--batch", str(args.batch), "--size", str(args.size),
                                             "--base", str(args.base)])

@@ -42,12 +42,18 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # benchmarks/ (torch_unet, model_step_time)
 
 
-def parse_args(argv):
-  p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_network_args(p: argparse.ArgumentParser) -> None:
+  """The benchmark U-Net and batch: `--batch` x `--size`^2 images, `--base` channels, `--depth` levels
+  (shared by the benchmarks that time this network)."""
   p.add_argument("--batch", type=int, default=4)
   p.add_argument("--size", type=int, default=256)
   p.add_argument("--base", type=int, default=16, help="U-Net base channels")
   p.add_argument("--depth", type=int, default=4)
+
+
+def parse_args(argv):
+  p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  add_network_args(p)
   p.add_argument("--warmup", type=int, default=2, help="untimed steps per contender")
   p.add_argument("--rounds", type=int, default=5)
   p.add_argument("--steps", type=int, default=3, help="steps per contender per round")
@@ -181,6 +187,22 @@ def torch_contenders(args, names):
 
 # ------------------------------------------------------------------------------------------ main ---
 
+def interleave(runners: dict, warmup: int, rounds: int, steps: int) -> dict[str, list[float]]:
+  """`warmup` untimed calls of each runner, then `rounds` rounds of A B C ..., each runner called `steps`
+  times per round; the mean seconds per call of each round, per runner."""
+  for run in runners.values():
+    for _ in range(warmup):
+      run()
+  per_round = {name: [] for name in runners}
+  for _ in range(rounds):
+    for name, run in runners.items():
+      t = time.perf_counter()
+      for _ in range(steps):
+        run()
+      per_round[name].append((time.perf_counter() - t) / steps)
+  return per_round
+
+
 def main(argv) -> None:
   args = parse_args(argv)
   if args.xla_cpu_defaults:
@@ -201,16 +223,7 @@ def main(argv) -> None:
       info.update(i)
     except ImportError:
       print("PyTorch is not installed (pip install torch==2.13.0); timing crackjax alone.", flush=True)
-  for name, run in runners.items():
-    for _ in range(args.warmup):
-      run()
-  per_round = {name: [] for name in runners}
-  for _ in range(args.rounds):
-    for name, run in runners.items():
-      t = time.perf_counter()
-      for _ in range(args.steps):
-        run()
-      per_round[name].append((time.perf_counter() - t) / args.steps)
+  per_round = interleave(runners, args.warmup, args.rounds, args.steps)
   info["loadavg_after"] = os.getloadavg()
   gflop = info.get("step_gflop")
   img_gflop = gflop / args.batch if gflop else None

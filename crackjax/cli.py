@@ -16,6 +16,7 @@ from ml_collections import config_flags
 
 from crackjax import config_base
 
+
 def define_config_flag() -> flags.FlagHolder:
   """`--config.<key>=<value>` overrides of the run's saved config (every key of config_base.base()).
 

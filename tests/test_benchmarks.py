@@ -48,3 +48,11 @@ def test_profile_step_prints_thunk_kinds(repo):
   out = _run(repo, "benchmarks/profile_step.py", "--size", "32", "--base", "2", "--steps", "1",
              "--warmup", "1", "--top", "50")
   assert "| thunk kind | ms per step |" in out and "| convolution |" in out
+
+
+def test_cpu_formulations_prints_both_tables(repo):
+  out = _run(repo, "benchmarks/cpu_formulations.py", "--size", "16", "--base", "2", "--depth", "2",
+             "--reps", "1", "--rounds", "1", "--steps", "1", "--warmup", "1")
+  for row in ("| batch_norm | all levels |", "| max_pool | all levels |", "| conv_transpose | all levels |",
+              "| all formulations |", "| batch_norm standard |", "| all standard |"):
+    assert row in out, row

@@ -15,6 +15,7 @@ Conventions (every model in `crackjax/models/` follows them):
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import flax.linen as nn
@@ -132,10 +133,10 @@ def _rows_per_sum(pixels_per_image: int, pixels: int) -> int:
 def channel_sums(a: jax.Array) -> jax.Array:
   """`[B, ..., C] float32` -> `[C] float32` sums over all but the last axis, as a matrix-vector product.
 
-  The pixels are laid out as `[M, k * C]` rows (k <= sqrt(B * ...), `_rows_per_sum`), summed by `ones[M] @ rows` and then
-  over the k groups: two stages of ~sqrt(n) terms each, as accurate as XLA's tree reduction (each
-  float32 stage's rounding error grows with its length), and on XLA:CPU several times faster than a
-  `reduce` over the major axes (docs/performance.md).
+  The pixels are laid out as `[M, k * C]` rows (k <= sqrt(B * ...), `_rows_per_sum`), summed by
+  `ones[M] @ rows` and then over the k groups: two stages of ~sqrt(n) terms each, as accurate as XLA's
+  tree reduction (each float32 stage's rounding error grows with its length), and on XLA:CPU several
+  times faster than a `reduce` over the major axes (docs/performance.md).
   """
   c, per_image = a.shape[-1], int(np.prod(a.shape[1:-1]))
   k = _rows_per_sum(per_image, a.size // c)
@@ -145,11 +146,16 @@ def channel_sums(a: jax.Array) -> jax.Array:
   return partial.reshape(k, c).sum(0)
 
 
-@jax.custom_vjp
-def _normalize_batch(x, scale, bias, epsilon):
+def _normalize(x, mean, inv, scale, bias) -> jax.Array:
+  """`(x - mean) * (inv * scale) + bias` in float32: BatchNorm's output given `inv = rsqrt(var + eps)`."""
+  return (x.astype(jnp.float32) - mean) * (inv * scale) + bias
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _normalize_batch(x, scale, bias, epsilon: float):
   """Training-mode BatchNorm over all but the last axis, with its reductions as `channel_sums`.
 
-  `x [B, ..., C]` (any float dtype), `scale`, `bias` `[C] float32`, `epsilon` `[] float32` ->
+  `x [B, ..., C]` (any float dtype), `scale`, `bias` `[C] float32`, `epsilon` a Python float ->
   (`[B, ..., C] float32` normalized, `[C]` batch mean, `[C]` biased batch variance), the quantities
   `nn.BatchNorm` computes (fast variance `E[x^2] - E[x]^2`, clipped at 0).
   """
@@ -162,11 +168,11 @@ def _normalize_batch_fwd(x, scale, bias, epsilon):
   mean = channel_sums(x32) / n
   var = jnp.maximum(0.0, channel_sums(x32 * x32) / n - mean * mean)
   inv = jax.lax.rsqrt(var + epsilon)
-  y = (x32 - mean) * (inv * scale) + bias
-  return (y, mean, var), (x, scale, mean, inv)
+  return (_normalize(x, mean, inv, scale, bias), mean, var), (x, scale, mean, inv)
 
 
-def _normalize_batch_bwd(residuals, cotangents):
+def _normalize_batch_bwd(epsilon, residuals, cotangents):
+  del epsilon   # in `inv`
   x, scale, mean, inv = residuals
   dy, dmean, dvar = cotangents
   n = x.size // x.shape[-1]
@@ -177,7 +183,7 @@ def _normalize_batch_bwd(residuals, cotangents):
   dscale = channel_sums(dy * xhat)
   dx = (scale * inv / n) * (n * dy - dbias - xhat * dscale)
   dx = dx + dmean / n + dvar * (2.0 / n) * (x32 - mean)   # the batch statistics' own cotangents
-  return dx.astype(x.dtype), dscale, dbias, jnp.zeros_like(inv[0])
+  return dx.astype(x.dtype), dscale, dbias
 
 
 _normalize_batch.defvjp(_normalize_batch_fwd, _normalize_batch_bwd)
@@ -216,16 +222,15 @@ class BatchNorm(nn.Module):
     dtype = self.dtype or jnp.promote_types(x.dtype, jnp.float32)
     if use_running_average:
       mean, var = ra_mean.value, ra_var.value
-      y = (x - mean) * (jax.lax.rsqrt(var + self.epsilon) * scale) + bias
-      return y.astype(dtype)
+      return _normalize(x, mean, jax.lax.rsqrt(var + self.epsilon), scale, bias).astype(dtype)
     if cpu_formulations():
-      y, mean, var = _normalize_batch(x, scale, bias, jnp.float32(self.epsilon))
+      y, mean, var = _normalize_batch(x, scale, bias, self.epsilon)
     else:   # nn.BatchNorm's computation
       x32 = x.astype(jnp.float32)
       axes = tuple(range(x.ndim - 1))
       mean, mean2 = x32.mean(axes), (x32 * x32).mean(axes)
       var = jnp.maximum(0.0, mean2 - mean * mean)
-      y = (x32 - mean) * (jax.lax.rsqrt(var + self.epsilon) * scale) + bias
+      y = _normalize(x, mean, jax.lax.rsqrt(var + self.epsilon), scale, bias)
     if not self.is_initializing():
       ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
       ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
