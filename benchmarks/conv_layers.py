@@ -30,8 +30,8 @@ import sys
 import time
 
 import numpy as np
+import train_throughput  # benchmarks/ (the script's directory is on sys.path)
 
-import train_throughput   # benchmarks/ (the script's directory is on sys.path)
 
 def parse_args(argv):
   p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -42,7 +42,7 @@ def parse_args(argv):
                  help="comma-separated subset of xla,torch,torch_cl")
   p.add_argument("--xla_options", default="",
                  help="JSON dict of XLA compiler options for the xla rows (default: crackjax's, "
-                      "crackjax/compile_options.py)")
+                      "crackjax/training/compile_options.py)")
   p.add_argument("--sgemm_size", type=int, default=4096,
                  help="also time an N x N float32 matrix product in each framework (the CPU's practical "
                       "peak); 0 skips it")
@@ -146,7 +146,8 @@ def main(argv) -> None:
   makers = {}
   if "xla" in names:
     import jax
-    from crackjax import compile_options
+
+    from crackjax.training import compile_options
     options = json.loads(args.xla_options) if args.xla_options else compile_options.for_backend()
     makers["xla"] = xla_timers(options)
     info.update(jax=jax.__version__, xla_options=options)

@@ -34,10 +34,11 @@ import time
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import train_throughput  # benchmarks/ (the script's directory is on sys.path)
 
-import train_throughput   # benchmarks/ (the script's directory is on sys.path)
-from crackjax import compile_options
 from crackjax.models import layers
+from crackjax.training import compile_options
+
 
 # name -> (attribute of crackjax.models.layers, the standard op that replaces it)
 STANDARD_OPS = {

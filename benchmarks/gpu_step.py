@@ -3,7 +3,7 @@ r"""Train-step speed and MFU of crackjax's step on one accelerator: U-Net and De
     python benchmarks/gpu_step.py                       # what benchmarks/gpu.sh runs on a lent GPU
     python benchmarks/gpu_step.py --batch 2 --size 64 --steps 2 --models unet   # a CPU smoke check
 
-For each (model, compute dtype): the real `crackjax.step.train_step` (pool selection, the model, BCE,
+For each (model, compute dtype): the real `crackjax.training.step.train_step` (pool selection, the model, BCE,
 clipping, AdamW, balance accumulators; parameters stay float32, `model.dtype` sets the compute dtype),
 compiled once; `--steps` timed steps after `--warmup`, median. Model FLOPs per step come from XLA's cost
 analysis of the compiled step (a multiply-add counts 2; this includes the backward pass and the
@@ -20,6 +20,7 @@ import os
 import statistics
 import sys
 import time
+
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -50,16 +51,16 @@ def main(argv) -> None:
   args = p.parse_args(argv)
 
   import jax
+  import model_step_time  # benchmarks/: synthetic pool, step timing
   import numpy as np
 
+  import host_init  # noqa: PLC0415  (benchmarks/ is on sys.path)
   from crackjax import config_base
-  from crackjax import losses
   from crackjax import models
-  from crackjax import parallel
-  from crackjax import state as state_lib
-  from crackjax import step as step_lib
-  from crackjax.models import host_init
-  import model_step_time   # benchmarks/: synthetic pool, step timing
+  from crackjax.balance import methods
+  from crackjax.training import parallel
+  from crackjax.training import state as state_lib
+  from crackjax.training import step as step_lib
 
   kind = jax.devices()[0].device_kind
   peak = next((v for k, v in PEAK_TFLOPS.items() if k in kind), None)
@@ -84,7 +85,7 @@ def main(argv) -> None:
       state = jax.device_put(state_lib.TrainState.create(
           apply_fn=model.apply, params=variables["params"],
           batch_stats=variables.get("batch_stats", {}), tx=tx, rng=jax.random.PRNGKey(0),
-          balance=losses.initial_balance(config.balance, 0.5, 0.05)), repl)
+          balance=methods.initial_balance(config.balance, 0.5, 0.05)), repl)
       t = time.perf_counter()
       compiled = step_lib.make_train_step(config, repl, data).lower(state, batch).compile()
       compile_s = time.perf_counter() - t

@@ -35,6 +35,7 @@ import time
 
 import PIL.Image
 
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -131,15 +132,15 @@ def _data_config(manual_dir: str, tfds_dir: str, **kw):
 
 
 def child_prepare(manual_dir: str, tfds_dir: str, patch: int) -> dict:
-  from crackjax.data import datasets  # noqa: PLC0415
-  from crackjax.data import patches  # noqa: PLC0415
+  from crackjax.data import patch_index  # noqa: PLC0415
+  from crackjax.data import sources  # noqa: PLC0415
   t = time.time()
   d = _data_config(manual_dir, tfds_dir)
-  builder = datasets.get_builder(d)
+  builder = sources.get_builder(d)
   t_prep = time.time() - t
   rss_prep = _rss_mb()
   t = time.time()
-  index = patches.load_or_build(datasets.split_source(builder, "train", decode_images=False),
+  index = patch_index.load_or_build(sources.split_source(builder, "train", decode_images=False),
                                 builder.data_dir, "train", patch, patch, 1)
   return {"prepare_s": t_prep, "prepare_peak_rss_mb": rss_prep, "index_s": time.time() - t,
           "peak_rss_mb": _rss_mb(), "train_images": builder.info.splits["train"].num_examples,
@@ -152,11 +153,11 @@ def _stream_config(manual_dir, tfds_dir, tile, codec, cache_images, tile_cache_m
 
 
 def child_build(manual_dir: str, tfds_dir: str, tile: int, codec: str) -> dict:
-  from crackjax.data import datasets  # noqa: PLC0415
+  from crackjax.data import sources  # noqa: PLC0415
   d = _stream_config(manual_dir, tfds_dir, tile, codec, 32, 256)
-  builder = datasets.get_builder(d)
+  builder = sources.get_builder(d)
   t = time.time()
-  images = datasets.crop_source(builder, "train", d)       # builds the tile store unless it exists
+  images = sources.crop_source(builder, "train", d)       # builds the tile store unless it exists
   files = [os.path.join(images.path, f) for f in os.listdir(images.path)]
   return {"store_build_s": time.time() - t, "build_peak_rss_mb": _rss_mb(),
           "store_gb": sum(os.path.getsize(f) for f in files) / 1e9}
@@ -164,16 +165,16 @@ def child_build(manual_dir: str, tfds_dir: str, tile: int, codec: str) -> dict:
 
 def child_stream(manual_dir: str, tfds_dir: str, patch: int, tile: int, codec: str, steps: int,
                  batch: int, cache_images: int, tile_cache_mb: int) -> dict:
-  from crackjax.data import datasets  # noqa: PLC0415
-  from crackjax.data import patches  # noqa: PLC0415
-  from crackjax.data import pipeline  # noqa: PLC0415
+  from crackjax.data import input_pipeline  # noqa: PLC0415
+  from crackjax.data import patch_index  # noqa: PLC0415
+  from crackjax.data import sources  # noqa: PLC0415
   d = _stream_config(manual_dir, tfds_dir, tile, codec, cache_images, tile_cache_mb)
-  builder = datasets.get_builder(d)
-  index = patches.load_or_build(datasets.split_source(builder, "train", decode_images=False),
+  builder = sources.get_builder(d)
+  index = patch_index.load_or_build(sources.split_source(builder, "train", decode_images=False),
                                 builder.data_dir, "train", patch, patch, 1)
-  images = datasets.crop_source(builder, "train", d)       # the store exists (child_build)
+  images = sources.crop_source(builder, "train", d)       # the store exists (child_build)
   rss_before = _rss_mb()
-  sampler = pipeline.PoolSampler(None, index, patch_size=patch, global_batch=batch, seed=0, images=images)
+  sampler = input_pipeline.PoolSampler(None, index, patch_size=patch, global_batch=batch, seed=0, images=images)
   sampler(0)                                                 # warm-up (imports, first reads)
   t, cpu = time.time(), time.process_time()
   for step in range(1, steps + 1):
@@ -210,27 +211,27 @@ def large(data: str, tfds_dir: str, counts: list[int], patch: int, steps: int, b
 
 
 def _train_sampler(config):
-  """The train split's patch index and pool sampler, as crackjax/train.py builds them (one process)."""
-  from crackjax.data import datasets  # noqa: PLC0415
-  from crackjax.data import patches  # noqa: PLC0415
-  from crackjax.data import pipeline  # noqa: PLC0415
+  """The train split's patch index and pool sampler, as crackjax/training/train.py builds them (one process)."""
+  from crackjax.data import input_pipeline  # noqa: PLC0415
+  from crackjax.data import patch_index  # noqa: PLC0415
+  from crackjax.data import sources  # noqa: PLC0415
   d = config.data
-  builder = datasets.get_builder(d)
-  index = patches.load_or_build(datasets.split_source(builder, "train", decode_images=False),
+  builder = sources.get_builder(d)
+  index = patch_index.load_or_build(sources.split_source(builder, "train", decode_images=False),
                                 builder.data_dir, "train", d.patch_size, d.patch_stride, d.min_crack_pixels)
-  sampler = pipeline.PoolSampler(None, index, patch_size=d.patch_size, global_batch=config.batch_size,
+  sampler = input_pipeline.PoolSampler(None, index, patch_size=d.patch_size, global_batch=config.batch_size,
                                  seed=config.seed, augment=d.augment, brightness=d.brightness,
-                                 contrast=d.contrast, images=datasets.crop_source(builder, "train", d))
+                                 contrast=d.contrast, images=sources.crop_source(builder, "train", d))
   return index, sampler
 
 
 def child_pipeline(config_path: str, overrides: list[str], workers: int, steps: int) -> dict:
   from absl import flags  # noqa: PLC0415
   flags.FLAGS.mark_as_parsed()
-  from crackjax.data import pipeline  # noqa: PLC0415
+  from crackjax.data import input_pipeline  # noqa: PLC0415
   config = _load_config(config_path, overrides)
   _, sampler = _train_sampler(config)
-  it = iter(pipeline.train_dataset(sampler, steps + 10, workers))
+  it = iter(input_pipeline.train_dataset(sampler, steps + 10, workers))
   for _ in range(10):                                        # warm-up: workers started, caches filled
     next(it)
   t = time.time()
@@ -245,17 +246,18 @@ def child_pipeline(config_path: str, overrides: list[str], workers: int, steps: 
 
 def _train_setup(config, index):
   import jax  # noqa: PLC0415
-  from crackjax import losses  # noqa: PLC0415
+
   from crackjax import models  # noqa: PLC0415
-  from crackjax import parallel  # noqa: PLC0415
-  from crackjax import state as state_lib  # noqa: PLC0415
-  from crackjax import step as step_lib  # noqa: PLC0415
+  from crackjax.balance import methods  # noqa: PLC0415
+  from crackjax.training import parallel  # noqa: PLC0415
+  from crackjax.training import state as state_lib  # noqa: PLC0415
+  from crackjax.training import step as step_lib  # noqa: PLC0415
   del jax
   mesh = parallel.make_mesh()
   data_sharding, repl = parallel.batch_sharding(mesh), parallel.replicated(mesh)
   model = models.get_model(config.model)
   tx = state_lib.make_optimizer(config.optimizer, config.total_steps)
-  balance0 = losses.initial_balance(config.balance, index.natural_pos_rate, index.pixel_pos_fraction)
+  balance0 = methods.initial_balance(config.balance, index.natural_pos_rate, index.pixel_pos_fraction)
   state = state_lib.create(model, tx, config.seed, config.data.patch_size, balance0, repl)
   return state, step_lib.make_train_step(config, repl, data_sharding), data_sharding
 
@@ -264,8 +266,9 @@ def child_train(config_path: str, overrides: list[str], steps: int, with_pipelin
   from absl import flags  # noqa: PLC0415
   flags.FLAGS.mark_as_parsed()
   import jax  # noqa: PLC0415
-  from crackjax import parallel  # noqa: PLC0415
-  from crackjax.data import pipeline  # noqa: PLC0415
+
+  from crackjax.data import input_pipeline  # noqa: PLC0415
+  from crackjax.training import parallel  # noqa: PLC0415
   config = _load_config(config_path, overrides)
   index, sampler = _train_sampler(config)
   d = config.data
@@ -281,7 +284,7 @@ def child_train(config_path: str, overrides: list[str], steps: int, with_pipelin
       state, metrics = train_step(state, batch)
     jax.block_until_ready(metrics)
     return {"train_steps_per_s": steps / (time.time() - t)}
-  it = iter(pipeline.train_dataset(sampler, steps + warm, d.num_workers))
+  it = iter(input_pipeline.train_dataset(sampler, steps + warm, d.num_workers))
   for _ in range(warm):
     state, metrics = train_step(state, parallel.to_global(next(it), sharding))
   jax.block_until_ready(metrics)

@@ -11,7 +11,7 @@ AdamW, `balance.method=ran`) on all local devices at `--batch` patches of `--siz
 then the median of `--steps` timed steps after one warm-up step. The machine's load average is
 recorded before and after each model, since other work on the machine slows the timings.
 
-Conv kernels are drawn on the host (`crackjax.models.host_init`) instead of by the models' initializers,
+Conv kernels are drawn on the host (`benchmarks/host_init.py`) instead of by the models' initializers,
 which XLA:CPU compiles slowly (one random program per tensor); timings do not depend on the values.
 """
 
@@ -29,13 +29,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import host_init  # benchmarks/ (the script's directory is on sys.path)
 from crackjax import config_base
-from crackjax import losses
 from crackjax import models
-from crackjax import parallel
-from crackjax import state as state_lib
-from crackjax import step as step_lib
-from crackjax.models import host_init
+from crackjax.balance import methods
+from crackjax.training import parallel
+from crackjax.training import state as state_lib
+from crackjax.training import step as step_lib
+
 
 # label -> config.model overrides (full reference sizes).
 VARIANTS = {
@@ -112,7 +113,7 @@ def measure(label: str, overrides: dict, args) -> dict:
     tx = state_lib.make_optimizer(config.optimizer, 1000)
     state = jax.device_put(state_lib.TrainState.create(
         apply_fn=model.apply, params=variables["params"], batch_stats=variables.get("batch_stats", {}),
-        tx=tx, rng=jax.random.PRNGKey(0), balance=losses.initial_balance(config.balance, 0.3, 0.02)),
+        tx=tx, rng=jax.random.PRNGKey(0), balance=methods.initial_balance(config.balance, 0.3, 0.02)),
         repl)
     batch = jax.tree.map(lambda x: jax.device_put(x, data), synthetic_pool(args.batch, args.size))
     train_step = step_lib.make_train_step(config, repl, data)

@@ -28,7 +28,7 @@ seams: with the same workdir, a synthetic 1400x1000 image predicted whole
 whole-image map, the largest and 99.9th-percentile probability difference and the mask pixels that
 flip at 0.5, for aligned tile grids (what predict uses) and one unaligned grid.
 
-vs-torch: one random `--sizes` image through `crackjax.predict.predict_image` (512-px tiles, 128 px
+vs-torch: one random `--sizes` image through `crackjax.inference.sliding_window.predict_image` (512-px tiles, 128 px
 overlap, 4 tiles per batch: tiling, model, blending and thresholding) with the predict function either
 crackjax's jitted one or the PyTorch U-Net of benchmarks/torch_unet.py (eval mode, `torch.inference_mode`,
 NCHW and channels_last), both randomly initialised (speed does not depend on the weights). After one
@@ -49,6 +49,7 @@ import time
 
 import numpy as np
 import PIL.Image
+
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -116,7 +117,7 @@ def _run_predict(args: list[str]) -> tuple[int, float, float, str]:
 
 def speed(args) -> None:
   from crackjax import config_base  # noqa: PLC0415
-  from crackjax import predict as predict_lib  # noqa: PLC0415
+  from crackjax.inference import sliding_window  # noqa: PLC0415
   os.makedirs(args.dir, exist_ok=True)
   workdir = _workdir(args)
   results = []
@@ -141,8 +142,8 @@ def speed(args) -> None:
              "peak_rss_mib": rss, "tiling": rep["tiling"], "load_before": load_before,
              "load_after": _load_average(), "crack_pixels": rep["crack_pixels"]}
       t = rep["tiling"]
-      row["tiles"] = len(predict_lib.image_grid(
-          height, width, predict_lib.TileSettings(t["tile_size"], t["overlap"], t["margin"],
+      row["tiles"] = len(sliding_window.image_grid(
+          height, width, sliding_window.TileSettings(t["tile_size"], t["overlap"], t["margin"],
                                                   t["tile_batch"]),
           config_base.load(workdir).eval.pad_multiple))
       results.append(row)
@@ -158,10 +159,13 @@ def speed(args) -> None:
 
 
 def seams(args) -> None:
-  from crackjax import inference, parallel, predict as predict_lib, tiling  # noqa: PLC0415
   from crackjax.data import synthetic  # noqa: PLC0415
+  from crackjax.inference import restored_run  # noqa: PLC0415
+  from crackjax.inference import sliding_window  # noqa: PLC0415
+  from crackjax.inference import tile_grid  # noqa: PLC0415
+  from crackjax.training import parallel  # noqa: PLC0415
   workdir = _workdir(args)
-  restored = inference.restore(workdir)
+  restored = restored_run.restore(workdir)
   m = restored.config.eval.pad_multiple
   height, width = 1000, 1400
   image, _ = synthetic.generate(0, 5, synthetic.SyntheticSpec(height=height, width=width))
@@ -177,12 +181,12 @@ def seams(args) -> None:
   for tile, overlap, margin, align in ((512, 0, 0, m), (512, 64, 8, m), (512, 128, 16, m),
                                        (512, 128, 32, m), (256, 128, 32, m), (512, 128, 32, 1)):
     if align == 1:  # the image's own size, origins anywhere (what predict does not do)
-      grid = tiling.make_grid(height, width, tile, overlap=overlap, margin=margin)
+      grid = tile_grid.make_grid(height, width, tile, overlap=overlap, margin=margin)
     else:
-      grid = predict_lib.image_grid(height, width, predict_lib.TileSettings(tile, overlap, margin), m)
-    outs = np.concatenate([run(tiling.tiles(image, grid, a, b))
-                           for a, b in tiling.iter_batches(len(grid), 1)])
-    tiled = tiling.stitch(grid, outs)[:height, :width]
+      grid = sliding_window.image_grid(height, width, sliding_window.TileSettings(tile, overlap, margin), m)
+    outs = np.concatenate([run(tile_grid.tiles(image, grid, a, b))
+                           for a, b in tile_grid.iter_batches(len(grid), 1)])
+    tiled = tile_grid.stitch(grid, outs)[:height, :width]
     d = np.abs(tiled - full)
     flips = int(np.sum((tiled >= 0.5) != (full >= 0.5)))
     print(f"| {tile} px, {len(grid)} | {overlap} | {margin} | "
@@ -196,10 +200,13 @@ def vs_torch(args) -> None:
   import jax  # noqa: PLC0415
   import torch  # noqa: PLC0415
 
-  from crackjax import config_base, losses, models, parallel  # noqa: PLC0415
-  from crackjax import predict as predict_lib  # noqa: PLC0415
-  from crackjax import state as state_lib  # noqa: PLC0415
-  from crackjax import step as step_lib  # noqa: PLC0415
+  from crackjax import config_base  # noqa: PLC0415
+  from crackjax import models
+  from crackjax.balance import methods  # noqa: PLC0415
+  from crackjax.inference import sliding_window  # noqa: PLC0415
+  from crackjax.training import parallel  # noqa: PLC0415
+  from crackjax.training import state as state_lib  # noqa: PLC0415
+  from crackjax.training import step as step_lib  # noqa: PLC0415
   sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
   from torch_unet import UNet  # noqa: PLC0415
 
@@ -208,8 +215,8 @@ def vs_torch(args) -> None:
   repl, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)
   model = models.get_model(config.model)
   state = state_lib.create(model, state_lib.make_optimizer(config.optimizer, 10), 0, 64,
-                           losses.initial_balance(config.balance, 0.5, 0.05), repl)
-  settings = predict_lib.TileSettings()
+                           methods.initial_balance(config.balance, 0.5, 0.05), repl)
+  settings = sliding_window.TileSettings()
   fns = {"crackjax": step_lib.make_predict(repl, data)}
   for name, fmt in (("torch", torch.contiguous_format), ("torch_cl", torch.channels_last)):
     net = UNet(config.model.base_channels, config.model.depth).to(memory_format=fmt).eval()
@@ -227,7 +234,7 @@ def vs_torch(args) -> None:
   for size in args.sizes.split(","):
     w, h = (int(v) for v in size.split("x"))
     image = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
-    run = lambda fn: predict_lib.predict_image(fn, state, data, image, threshold=0.5, settings=settings,
+    run = lambda fn: sliding_window.predict_image(fn, state, data, image, threshold=0.5, settings=settings,
                                                multiple=config.eval.pad_multiple)
     for fn in fns.values():
       run(fn)                                        # warm-up (compiles the jitted predict)

@@ -5,7 +5,7 @@ r"""Train-step throughput: crackjax's U-Net train step side by side with the sam
 
 What is timed, per framework, on the same machine in the same process:
 
-- **crackjax**: the real `crackjax.step.train_step` (jit-compiled once, state donated, batch sharded over
+- **crackjax**: the real `crackjax.training.step.train_step` (jit-compiled once, state donated, batch sharded over
   all local devices): in-graph pos/neg patch selection from a pool of 2B candidates, the U-Net (4 levels,
   `--base` base channels, BatchNorm, ReLU, 2x2 transposed-conv up, skip concatenation), BCE
   (`balance.method=bce`), global-norm clipping and AdamW, plus the confusion counts and balance accumulators.
@@ -39,6 +39,7 @@ import statistics
 import sys
 import time
 
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # benchmarks/ (torch_unet, model_step_time)
 
 
@@ -66,7 +67,7 @@ def parse_args(argv):
                       "the baseline of docs/performance.md")
   p.add_argument("--xla_cpu_defaults", action="store_true",
                  help="compile with XLA's default options (CRACKJAX_XLA_CPU_DEFAULTS=1; "
-                      "crackjax/compile_options.py), to reproduce the baseline")
+                      "crackjax/training/compile_options.py), to reproduce the baseline")
   p.add_argument("--json", default="", help="also write the results here")
   return p.parse_args(argv)
 
@@ -76,17 +77,17 @@ def parse_args(argv):
 def jax_contenders(args, names):
   import jax
   import jax.numpy as jnp
+  import model_step_time  # benchmarks/
   import optax
 
-  from crackjax import compile_options
   from crackjax import config_base
-  from crackjax import losses
   from crackjax import models
-  from crackjax import parallel
-  from crackjax import state as state_lib
-  from crackjax import step as step_lib
+  from crackjax.balance import methods
   from crackjax.models import layers
-  import model_step_time   # benchmarks/
+  from crackjax.training import compile_options
+  from crackjax.training import parallel
+  from crackjax.training import state as state_lib
+  from crackjax.training import step as step_lib
 
   if args.standard_ops:
     layers.cpu_formulations = lambda: False
@@ -102,7 +103,7 @@ def jax_contenders(args, names):
   out, info = {}, {}
 
   if "crackjax" in names:
-    balance0 = losses.initial_balance(config.balance, 0.5, 0.05)
+    balance0 = methods.initial_balance(config.balance, 0.5, 0.05)
     state = state_lib.create(model, tx, 0, args.size, balance0, repl)
     batch = jax.device_put(pool, data)
     compiled = step_lib.make_train_step(config, repl, data).lower(state, batch).compile()
@@ -155,7 +156,6 @@ def torch_contenders(args, names):
   import numpy as np
   import torch
   from torch import nn
-
   from torch_unet import UNet
 
   rng = np.random.default_rng(0)

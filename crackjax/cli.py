@@ -48,7 +48,7 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 def exit_unknown_config_keys(argv: list[str], error: Exception):
   """Exits naming the `--config.<key>` overrides in `argv` that config_base.base() does not have."""
-  known = set(config_base._flatten(config_base.base().to_dict()))
+  known = set(config_base.flatten(config_base.base().to_dict()))
   given = [a[len("--config."):].split("=")[0] for a in argv if a.startswith("--config.")]
   unknown = [k for k in given if k not in known and not any(n.startswith(k + ".") for n in known)]
   sys.exit(f"Unknown config key(s) {unknown or [str(error)]} on the command line. Every key and its "

@@ -10,6 +10,9 @@ import json
 import os
 
 import ml_collections
+from flax import traverse_util
+
+from crackjax import json_file
 
 # Keys that may differ when resuming a run in an existing workdir (they do not change the state).
 # Not data.num_workers: Grain's saved iterator state has a different form with and without workers.
@@ -21,82 +24,84 @@ RESUMABLE_KEYS = ("total_steps", "eval_every", "checkpoint_every", "log_every", 
 
 
 def base() -> ml_collections.ConfigDict:
+  """The defaults of every key (units and allowed values in the comments)."""
   c = ml_collections.ConfigDict()
-  c.seed = 0
-  c.total_steps = 1000
-  c.batch_size = 8                 # global, over all devices and hosts
-  c.eval_every = 250
-  c.checkpoint_every = 250
-  c.log_every = 25
-  c.keep_checkpoints = 2           # latest N; the best by val/f1 is kept besides
-  c.progress_bar = True
+  c.seed = 0                       # int; the init, the patch stream and the in-graph sampling derive from it
+  c.total_steps = 1000             # optimizer steps
+  c.batch_size = 8                 # patches per step, global over all devices and hosts (a multiple of them)
+  c.eval_every = 250               # steps between validations on the val split's full images (0: only the last step)
+  c.checkpoint_every = 250         # steps between checkpoints (0: only the last step); every validation also saves
+  c.log_every = 25                 # steps between metrics.jsonl / TensorBoard rows
+  c.keep_checkpoints = 2           # latest N checkpoints kept; the best by val/f1 is kept besides
+  c.progress_bar = True            # tqdm bar on stderr (process 0)
 
-  c.optimizer = ml_collections.ConfigDict()
-  c.optimizer.learning_rate = 1e-3
-  c.optimizer.warmup_steps = 50
-  c.optimizer.final_lr_fraction = 0.01
-  c.optimizer.weight_decay = 1e-4
-  c.optimizer.grad_clip_norm = 1.0
+  c.optimizer = ml_collections.ConfigDict()  # AdamW with linear warm-up and cosine decay
+  c.optimizer.learning_rate = 1e-3           # peak learning rate
+  c.optimizer.warmup_steps = 50              # steps of linear warm-up from 0
+  c.optimizer.final_lr_fraction = 0.01       # final learning rate / peak
+  c.optimizer.weight_decay = 1e-4            # AdamW decoupled weight decay
+  c.optimizer.grad_clip_norm = 1.0           # clip the gradients to this global norm
 
   c.model = ml_collections.ConfigDict()
-  c.model.name = "unet"
-  c.model.base_channels = 16
-  c.model.depth = 4
-  c.model.dtype = "float32"        # compute dtype; parameters stay float32
+  c.model.name = "unet"            # unet | fcn | unetpp | pspnet | fpn | deeplabv3plus | hrnet | deepcrack
+  c.model.base_channels = 16       # unet: channels of the first level (doubling per level)
+  c.model.depth = 4                # unet: down-sampling levels (H and W must divide by 2**depth)
+  c.model.dtype = "float32"        # compute dtype: float32 | bfloat16; parameters stay float32
   # The model zoo (docs/models.md): "" / 0 / () mean the family's reference choice.
-  c.model.backbone = ""            # e.g. fcn: vgg16|vgg16_bn; pspnet/fpn: resnet50|...; deeplabv3plus: +xception65
+  c.model.backbone = ""            # fcn: vgg16|vgg16_bn; pspnet/fpn: resnet50|...; deeplabv3plus: +xception65
   c.model.width = 0                # unetpp/deepcrack base channels, hrnet W (18|48), fcn fc6/fc7 channels
   c.model.deep_supervision_weights = ()  # side-output loss weights (unetpp, deepcrack, pspnet aux head)
   c.model.pretrained_path = ""     # backbone weights (.npz/.pth, see crackjax/models/convert_weights.py)
-  c.model.output_prior = 0.01      # initial crack probability of the final logit (RetinaNet prior init)
+  c.model.output_prior = 0.01      # in (0, 1): initial crack probability of the final logit (prior init)
 
   c.data = ml_collections.ConfigDict()
-  c.data.name = "synthetic"
-  c.data.tfds_dir = "~/tensorflow_datasets"
-  c.data.manual_dir = ""
-  c.data.patch_size = 128
-  c.data.patch_stride = 64
+  c.data.name = "synthetic"        # synthetic | crack_folder | cfd | deepcrack | crack500 | two_stage_crack | hrrc
+  c.data.tfds_dir = "~/tensorflow_datasets"  # where datasets are prepared (once) as array_record files
+  c.data.manual_dir = ""           # real datasets: the folder holding your copy (docs/data.md)
+  c.data.patch_size = 128          # px, side of the square training patches
+  c.data.patch_stride = 64         # px, spacing of the patch grid laid over every training image
   c.data.min_crack_pixels = 1      # a patch is positive with >= this many crack pixels, negative with 0
-  c.data.augment = True
-  c.data.brightness = 0.1
-  c.data.contrast = 0.1
+  c.data.augment = True            # random flips/rotations (dihedral group) and photometric jitter
+  c.data.brightness = 0.1          # max brightness shift, fraction of 255
+  c.data.contrast = 0.1            # max contrast change, fraction (1 +- contrast)
   c.data.num_workers = 2           # Grain worker processes (0: load in the training process)
   c.data.cache_images = 32         # decoded full images kept per worker
-  c.data.crop_tile_size = 0        # > 0: crop patches from a tiled copy (for large images; data/tile_store.py)
-  c.data.crop_tile_codec = "png"   # tile store codec: "png" (smaller) or "raw" (faster to read)
-  c.data.crop_tile_cache_mb = 256  # decoded tiles kept per worker when crop_tile_size > 0
+  c.data.crop_tile_size = 0        # px; > 0: crop patches from a tiled copy (large images; data/tile_store.py)
+  c.data.crop_tile_codec = "png"   # tile store codec: png (smaller) | raw (faster to read)
+  c.data.crop_tile_cache_mb = 256  # MB of decoded tiles kept per worker when crop_tile_size > 0
   c.data.skip_bad_pairs = False    # real data: leave out (and list) bad image/mask pairs instead of failing
-  c.data.synthetic = ml_collections.ConfigDict()
-  c.data.synthetic.height = 1024
-  c.data.synthetic.width = 1024
-  c.data.synthetic.num_train = 32
+  c.data.synthetic = ml_collections.ConfigDict()  # the procedural generator (crackjax/data/synthetic/)
+  c.data.synthetic.height = 1024   # px
+  c.data.synthetic.width = 1024    # px
+  c.data.synthetic.num_train = 32  # images per split
   c.data.synthetic.num_val = 4
   c.data.synthetic.num_test = 8
-  c.data.synthetic.seed = 0
-  c.data.synthetic.distractors = True
+  c.data.synthetic.seed = 0        # the dataset's seed (independent of the run's seed)
+  c.data.synthetic.distractors = True  # lane markings, shadows, oil stains, joints
 
-  c.balance = ml_collections.ConfigDict()
+  c.balance = ml_collections.ConfigDict()  # imbalance method and the PRF controller (docs/balanced_learning.md)
+  # bce | wbce | focal | dice | bce_dice | rao | rumc | ran | ran_weights | ran_sampling
   c.balance.method = "ran"
-  c.balance.interval = 20
-  c.balance.prf = "ratio"
-  c.balance.warmup_steps = 0       # intervals closing at or before this step move nothing
-  c.balance.eta_weights = 0.5
-  c.balance.eta_sampling = 0.5
-  c.balance.init_pos_weight = 1.0
-  c.balance.init_neg_weight = 1.0
-  c.balance.init_pos_rate = -1.0   # < 0: the natural share of positive patches
-  c.balance.weight_bounds = (0.01, 100.0)
-  c.balance.rate_bounds = (0.02, 0.98)
-  c.balance.wbce_pos_weight = -1.0  # < 0: inverse crack-pixel frequency of the train split
-  c.balance.focal_alpha = 0.25
-  c.balance.focal_gamma = 2.0
-  c.balance.rumc_pos_rate = 0.5
+  c.balance.interval = 20          # steps per PRF interval (P and R summed over it, then one update)
+  c.balance.prf = "ratio"          # PRF form: ratio (P-R)/(P+R) | diff P-R | log_ratio log(P/R)
+  c.balance.warmup_steps = 0       # steps; intervals closing at or before this step move nothing
+  c.balance.eta_weights = 0.5      # feature level: log w_pos += eta * PRF, log w_neg -= eta * PRF per interval
+  c.balance.eta_sampling = 0.5     # sample level: logit(rate) += eta * PRF per interval
+  c.balance.init_pos_weight = 1.0  # initial loss weight of crack pixels (> 0)
+  c.balance.init_neg_weight = 1.0  # initial loss weight of background pixels (> 0)
+  c.balance.init_pos_rate = -1.0   # in [0, 1]: initial positive-patch rate; < 0: the natural share
+  c.balance.weight_bounds = (0.01, 100.0)  # (min, max) of each loss weight
+  c.balance.rate_bounds = (0.02, 0.98)     # (min, max) of the positive-patch rate
+  c.balance.wbce_pos_weight = -1.0  # wbce: crack-pixel weight; < 0: inverse crack-pixel frequency of train
+  c.balance.focal_alpha = 0.25     # focal: alpha in [0, 1] (< 0: no alpha balancing)
+  c.balance.focal_gamma = 2.0      # focal: gamma >= 0
+  c.balance.rumc_pos_rate = 0.5    # rumc: fixed positive-patch rate in [0, 1]
 
   c.eval = ml_collections.ConfigDict()
   c.eval.batch_size = 2            # full images per evaluation batch (rounded up to the device count)
-  c.eval.threshold = 0.5
-  c.eval.pad_multiple = 32
-  c.eval.final_split = "test"      # where the best checkpoint is scored at the end; "val" while tuning
+  c.eval.threshold = 0.5           # in [0, 1]: a pixel is crack iff p >= threshold (on the k/100 grid)
+  c.eval.pad_multiple = 32         # px; images are mirror-padded to a multiple of this for the network
+  c.eval.final_split = "test"      # where the best checkpoint is scored at the end: test | val (while tuning)
   return c
 
 
@@ -122,14 +127,10 @@ def real_data(name: str, *, patch_size: int, patch_stride: int, total_steps: int
   return c
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict):
-      out.update(_flatten(v, f"{prefix}{k}."))
-    else:
-      out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
-  return out
+def flatten(d: dict) -> dict:
+  """`{"a": {"b": 1}}` -> `{"a.b": 1}` (tuples as lists, as JSON has them)."""
+  return {k: list(v) if isinstance(v, tuple) else v
+          for k, v in traverse_util.flatten_dict(d, sep=".").items()}
 
 
 def save_or_check(config: ml_collections.ConfigDict, workdir: str, write: bool = True) -> None:
@@ -142,7 +143,7 @@ def save_or_check(config: ml_collections.ConfigDict, workdir: str, write: bool =
   if os.path.exists(path):
     with open(path) as f:
       saved = json.load(f)
-    a, b = _flatten(saved), _flatten(current)
+    a, b = flatten(saved), flatten(current)
     diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in RESUMABLE_KEYS)
     if diff:
       lines = "\n".join(f"  {k}: saved {a.get(k)!r}, now {b.get(k)!r}" for k in diff)
@@ -153,9 +154,7 @@ def save_or_check(config: ml_collections.ConfigDict, workdir: str, write: bool =
   os.makedirs(workdir, exist_ok=True)
   if not write:
     return
-  with open(path + ".tmp", "w") as f:
-    json.dump(current, f, indent=2, sort_keys=True)
-  os.replace(path + ".tmp", path)
+  json_file.write(path, current)
 
 
 def load(workdir: str) -> ml_collections.ConfigDict:
@@ -168,6 +167,6 @@ def load(workdir: str) -> ml_collections.ConfigDict:
   config = base()
   config.unlock()
   config.update_from_flattened_dict({k: tuple(v) if isinstance(v, list) else v
-                                     for k, v in _flatten(saved).items()})
+                                     for k, v in flatten(saved).items()})
   config.lock()
   return config

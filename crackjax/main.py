@@ -6,8 +6,9 @@ from absl import logging
 from ml_collections import config_flags
 
 from crackjax import cli
-from crackjax import parallel
-from crackjax import train
+from crackjax.training import parallel
+from crackjax.training import train
+
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to a config file (configs/*.py).",
                                           lock_config=True)

@@ -95,7 +95,7 @@ case "$command" in
   install)
     on_workers all "set -e; cd $remote_dir; python3 -m pip install --user --quiet --upgrade uv; \
 ~/.local/bin/uv venv --python 3.12 .venv; \
-~/.local/bin/uv pip install --python .venv/bin/python -e . 'jax[tpu]>=0.10.2,<0.13'"
+~/.local/bin/uv pip install --python .venv/bin/python -e . 'jax[tpu]>=0.12.0.1,<0.13'"
     ;;
   check)
     on_workers all "cd $remote_dir && CRACKJAX_DISTRIBUTED=1 .venv/bin/python -c \

@@ -2,6 +2,7 @@
 
 import os
 
+
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                            " --xla_force_host_platform_device_count=4").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -10,6 +11,7 @@ import pathlib  # noqa: E402
 
 import pytest  # noqa: E402
 from absl import flags  # noqa: E402
+
 
 flags.FLAGS.mark_as_parsed()
 
@@ -43,19 +45,16 @@ def smoke_config(tfds_dir):
 
 @pytest.fixture(scope="session")
 def smoke_builder(smoke_config):
-  from crackjax.data import datasets  # noqa: PLC0415
-  return datasets.get_builder(smoke_config.data)
+  from crackjax.data import sources  # noqa: PLC0415
+  return sources.get_builder(smoke_config.data)
 
 
 @pytest.fixture(scope="session")
-def trained_workdir(tmp_path_factory, tfds_dir) -> pathlib.Path:
-  """One `configs/smoke.py` run (12 steps, validated at 6 and 12), trained once per session for the
-  evaluate / predict tests; do not write into it except under eval/."""
-  import subprocess  # noqa: PLC0415
-  import sys  # noqa: PLC0415
+def trained_workdir(tmp_path_factory, smoke_config) -> pathlib.Path:
+  """One `configs/smoke.py` run (12 steps, validated at 6 and 12), trained once per session (in this
+  process, on its 4 fake devices) for the evaluate / predict tests; do not write into it except
+  under eval/. The command line itself is tested in tests/test_train.py."""
+  from crackjax.training import train  # noqa: PLC0415
   workdir = tmp_path_factory.mktemp("trained") / "run"
-  cmd = [sys.executable, "-m", "crackjax.main", "--config", str(REPO / "configs" / "smoke.py"),
-         "--workdir", str(workdir), f"--config.data.tfds_dir={tfds_dir}", "--config.progress_bar=False"]
-  proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
-  assert proc.returncode == 0, proc.stdout + proc.stderr
+  train.train_and_evaluate(smoke_config.copy_and_resolve_references(), str(workdir))
   return workdir

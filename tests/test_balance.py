@@ -1,27 +1,30 @@
-"""Properties of the PRF balance update (crackjax/balance.py)."""
+"""Properties of the PRF balance update (crackjax/balance/prf.py)."""
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
-from crackjax import balance
+from crackjax.balance import prf
 
-RULE = balance.BalanceRule(interval=5, eta_weights=0.5, eta_sampling=0.5,
+
+RULE = prf.BalanceRule(interval=5, eta_weights=0.5, eta_sampling=0.5,
                            log_weight_bounds=(-2.0, 2.0), logit_bounds=(-3.0, 3.0))
 counts = st.floats(0, 1e6, allow_nan=False)
 
 
 def _state(tp, fp, fn, **kw):
-  s = balance.init(**kw)
-  return balance.accumulate(s, jnp.float32(tp), jnp.float32(fp), jnp.float32(fn), 0.0, 0.0)
+  s = prf.init(**kw)
+  return prf.accumulate(s, jnp.float32(tp), jnp.float32(fp), jnp.float32(fn), 0.0, 0.0)
 
 
 def _moves(tp, fp, fn, rule=RULE, **kw):
   s0 = _state(tp, fp, fn, **kw)
-  s1 = jax.device_get(balance.update(s0, rule))
+  s1 = jax.device_get(prf.update(s0, rule))
   s0 = jax.device_get(s0)
   return (s1.log_pos_weight - s0.log_pos_weight, s1.log_neg_weight - s0.log_neg_weight,
           s1.pos_logit - s0.pos_logit, s1)
@@ -31,7 +34,7 @@ def _moves(tp, fp, fn, rule=RULE, **kw):
 @given(tp=counts, fp=counts, fn=counts)
 def test_direction_follows_the_sign_of_prf(tp, fp, fn):
   d_pos, d_neg, d_logit, s1 = _moves(tp, fp, fn)
-  p, r = balance.precision_recall(tp, fp, fn)
+  p, r = prf.precision_recall(tp, fp, fn)
   assert np.all(np.isfinite([d_pos, d_neg, d_logit, s1.prf]))
   if tp + fn == 0:
     assert d_pos == d_neg == d_logit == 0
@@ -43,14 +46,14 @@ def test_direction_follows_the_sign_of_prf(tp, fp, fn):
 
 @settings(max_examples=100, deadline=None)
 @given(r=st.floats(0.05, 0.95), g1=st.floats(0.0, 1.0), g2=st.floats(0.0, 1.0),
-       above=st.booleans(), kind=st.sampled_from(balance.PRF_KINDS))
+       above=st.booleans(), kind=st.sampled_from(prf.PRF_KINDS))
 def test_strength_grows_with_the_gap(r, g1, g2, above, kind):
   """At fixed recall, a precision farther from it (same side) gives a larger |PRF|."""
   room = (1.0 - r) if above else (r - 0.01)
   near, far = sorted([g1, g2])
   sign = 1.0 if above else -1.0
   p_near, p_far = r + sign * near * room, r + sign * far * room
-  assert abs(balance.prf(p_far, r, kind)) >= abs(balance.prf(p_near, r, kind)) - 1e-6
+  assert abs(prf.prf(p_far, r, kind)) >= abs(prf.prf(p_near, r, kind)) - 1e-6
   d_near = _moves(1e4 * r * p_near, 1e4 * r * (1 - p_near), 1e4 * (1 - r) * p_near)[0]
   d_far = _moves(1e4 * r * p_far, 1e4 * r * (1 - p_far), 1e4 * (1 - r) * p_far)[0]
   assert abs(d_far) >= abs(d_near) - 1e-5
@@ -72,7 +75,7 @@ def test_fixed_point_at_equal_precision_and_recall():
 def test_clipping_holds():
   s = _state(10, 0, 1000, pos_weight=1.0, pos_rate=0.5)
   for _ in range(100):
-    s = balance.accumulate(balance.update(s, RULE), 1.0, 0.0, 100.0, 0.0, 0.0)
+    s = prf.accumulate(prf.update(s, RULE), 1.0, 0.0, 100.0, 0.0, 0.0)
   s = jax.device_get(s)
   assert s.log_pos_weight == pytest.approx(2.0) and s.log_neg_weight == pytest.approx(-2.0)
   assert s.pos_logit == pytest.approx(3.0)
@@ -87,8 +90,8 @@ def test_zero_counts_give_no_nan_and_no_move():
 
 
 def test_update_resets_counts_and_reports_realised_positive_fraction():
-  s = balance.accumulate(balance.init(), 3.0, 1.0, 2.0, pos_taken=6.0, patches_taken=24.0)
-  s1 = jax.device_get(balance.update(s, RULE))
+  s = prf.accumulate(prf.init(), 3.0, 1.0, 2.0, pos_taken=6.0, patches_taken=24.0)
+  s1 = jax.device_get(prf.update(s, RULE))
   assert s1.tp == s1.fp == s1.fn == s1.pos_taken == s1.patches_taken == 0
   assert s1.pos_fraction == pytest.approx(0.25)
   assert s1.precision == pytest.approx(0.75) and s1.recall == pytest.approx(0.6)
@@ -97,7 +100,7 @@ def test_update_resets_counts_and_reports_realised_positive_fraction():
 def test_maybe_update_fires_in_graph_only_at_interval_ends():
   @jax.jit
   def go(state, step):
-    return balance.maybe_update(state, RULE, step)
+    return prf.maybe_update(state, RULE, step)
   s = _state(10, 0, 30)
   for step in range(1, 5):
     out = go(s, jnp.int32(step))
@@ -109,18 +112,18 @@ def test_maybe_update_fires_in_graph_only_at_interval_ends():
 
 def test_bad_rule_and_init_values_name_the_key():
   with pytest.raises(ValueError, match="interval"):
-    balance.BalanceRule(interval=0)
+    prf.BalanceRule(interval=0)
   with pytest.raises(ValueError, match="prf"):
-    balance.BalanceRule(interval=1, prf="nope")
+    prf.BalanceRule(interval=1, prf="nope")
   with pytest.raises(ValueError, match="rate"):
-    balance.init(pos_rate=1.5)
+    prf.init(pos_rate=1.5)
 
 
 def test_warmup_measures_but_does_not_move():
-  rule = balance.BalanceRule(interval=5, eta_weights=0.5, eta_sampling=0.5, warmup_steps=10)
+  rule = prf.BalanceRule(interval=5, eta_weights=0.5, eta_sampling=0.5, warmup_steps=10)
   s = _state(10, 0, 30)
-  during = jax.device_get(balance.maybe_update(s, rule, jnp.int32(10)))
-  after = jax.device_get(balance.maybe_update(s, rule, jnp.int32(15)))
+  during = jax.device_get(prf.maybe_update(s, rule, jnp.int32(10)))
+  after = jax.device_get(prf.maybe_update(s, rule, jnp.int32(15)))
   assert during.tp == 0 and during.prf > 0 and during.recall == pytest.approx(0.25)
   assert during.log_pos_weight == 0 and during.pos_logit == 0 and during.updates == 0
   assert after.log_pos_weight > 0 and after.pos_logit > 0 and after.updates == 1

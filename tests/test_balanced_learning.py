@@ -4,8 +4,9 @@ positive patches follows the rate held in the balance state."""
 import numpy as np
 import pytest
 
-from crackjax import metric_writers
+from crackjax.training import metric_writer
 from tests.test_train import _main
+
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +23,7 @@ def runs(repo, tmp_path_factory, tfds_dir):
     wd = tmp_path_factory.mktemp(method)
     rc, log = _main(repo, wd, tfds_dir, *LOOP, f"--config.balance.method={method}")
     assert rc == 0, log
-    out[method] = [e for e in metric_writers.read(str(wd)) if "balance/prf" in e]
+    out[method] = [e for e in metric_writer.read(str(wd)) if "balance/prf" in e]
   return out
 
 

@@ -12,10 +12,11 @@ import scipy.io
 
 from crackjax import config_base
 from crackjax.data import builders
-from crackjax.data import datasets
-from crackjax.data import patches
-from crackjax.data import pipeline
-from crackjax.data import validation
+from crackjax.data import input_pipeline
+from crackjax.data import pair_check
+from crackjax.data import patch_index
+from crackjax.data import sources
+
 
 H, W = 24, 32
 
@@ -55,7 +56,7 @@ def _splits_csv(root: pathlib.Path, rows) -> None:
 
 
 def _records(builder, split):
-  src = datasets.split_source(builder, split)
+  src = sources.split_source(builder, split)
   return {str(src[i]["stem"], "utf-8") if isinstance(src[i]["stem"], bytes) else str(src[i]["stem"]):
           src[i] for i in range(len(src))}
 
@@ -71,7 +72,7 @@ def test_crack_folder_round_trip_image_record_patch(tmp_path):
   for seed, (stem, _) in enumerate(rows):
     _pair(root, f"images/{stem}.jpg", f"masks/{stem}.png", seed)
   _splits_csv(root, rows)
-  builder = datasets.get_builder(_data_config("crack_folder", root, tmp_path / "tfds"))
+  builder = sources.get_builder(_data_config("crack_folder", root, tmp_path / "tfds"))
   assert {s: builder.info.splits[s].num_examples for s in builder.info.splits} == {
       "train": 2, "val": 1, "test": 1}
   assert builder.builder_config.name.startswith("mine_")
@@ -79,7 +80,7 @@ def test_crack_folder_round_trip_image_record_patch(tmp_path):
 
   # Image -> record: JPEG bytes stored as they are; the mask as {0, 1}.
   train = _records(builder, "train")
-  raw = datasets.split_source(builder, "train", decode_images=False)
+  raw = sources.split_source(builder, "train", decode_images=False)
   stored = {str(raw[i]["stem"], "utf-8"): raw[i]["image"] for i in range(len(raw))}
   for seed, stem in enumerate("ab"):
     assert stored[stem] == (root / f"images/{stem}.jpg").read_bytes()
@@ -88,10 +89,10 @@ def test_crack_folder_round_trip_image_record_patch(tmp_path):
     np.testing.assert_array_equal(train[stem]["mask"][..., 0], _mask(seed))
 
   # Record -> patch: the index finds the crack, the sampler crops the same pixels.
-  source = datasets.split_source(builder, "train")
-  index = patches.build((source[i]["mask"] for i in range(len(source))), patch=16, stride=8)
+  source = sources.split_source(builder, "train")
+  index = patch_index.build((source[i]["mask"] for i in range(len(source))), patch=16, stride=8)
   assert len(index.pos) and len(index.neg)
-  sampler = pipeline.PoolSampler(source, index, patch_size=16, global_batch=4, seed=0, augment=False)
+  sampler = input_pipeline.PoolSampler(source, index, patch_size=16, global_batch=4, seed=0, augment=False)
   pool, plan = sampler(0), sampler.draw(0)
   for slot in range(4):
     i, y, x = plan["pos"][slot]
@@ -120,7 +121,7 @@ def test_cfd_official_layout_with_mat_ground_truth(tmp_path):
     (root / "groundTruth").mkdir(parents=True, exist_ok=True)
     scipy.io.savemat(root / "groundTruth" / f"{stem}.mat",
                      {"groundTruth": {"Segmentation": _mask(n) + 1, "Boundaries": _mask(n)}})
-  builder = datasets.get_builder(_data_config("cfd", root, tmp_path / "tfds"))
+  builder = sources.get_builder(_data_config("cfd", root, tmp_path / "tfds"))
   assert {s: builder.info.splits[s].num_examples for s in builder.info.splits} == {
       "train": 2, "val": 1, "test": 2}
   test = _records(builder, "test")
@@ -132,7 +133,7 @@ def test_cfd_png_masks_are_accepted(tmp_path):
   root = tmp_path / "cfd_png"
   for n in (3, 65, 100):
     _pair(root, f"image/{n:03d}.jpg", f"groundTruth/{n:03d}.png", n)
-  report = validation.check(builders.Cfd.listing(str(root)), builders.Cfd.read_mask)
+  report = pair_check.check(builders.Cfd.listing(str(root)), builders.Cfd.read_mask)
   assert not report.problems
   assert {s: [p.stem for p in v] for s, v in report.pairs.items()} == {
       "train": ["003"], "val": ["065"], "test": ["100"]}
@@ -143,7 +144,7 @@ def test_deepcrack_official_layout(tmp_path):
   for i, stem in enumerate(["7Q3A9060-1", "7Q3A9064-3"]):
     _pair(root, f"train_img/{stem}.jpg", f"train_lab/{stem}.png", i)
   _pair(root, "test_img/11125-1.jpg", "test_lab/11125-1.png", 7)
-  builder = datasets.get_builder(_data_config("deepcrack", root, tmp_path / "tfds"))
+  builder = sources.get_builder(_data_config("deepcrack", root, tmp_path / "tfds"))
   assert sorted(builder.info.splits) == ["test", "train"]
   assert builder.info.splits["train"].num_examples == 2
   np.testing.assert_array_equal(_records(builder, "test")["11125-1"]["mask"][..., 0], _mask(7))
@@ -156,7 +157,7 @@ def test_crack500_official_crop_folders(tmp_path):
                                       ("valcrop", "20160222_080850_1_361"),
                                       ("testcrop", "20160222_080933_361_1")]):
     _pair(root, f"{folder}/{stem}.jpg", f"{folder}/{stem}_mask.png", i)
-  builder = datasets.get_builder(_data_config("crack500", root, tmp_path / "tfds"))
+  builder = sources.get_builder(_data_config("crack500", root, tmp_path / "tfds"))
   assert {s: builder.info.splits[s].num_examples for s in builder.info.splits} == {
       "train": 2, "val": 1, "test": 1}
   np.testing.assert_array_equal(_records(builder, "val")["20160222_080850_1_361"]["mask"][..., 0],
@@ -167,14 +168,14 @@ def test_two_stage_crack_96px_patches(tmp_path):
   root = tmp_path / "two_stage"
   for i, split in enumerate(["train", "train", "test"]):
     _pair(root, f"{split}/images/p{i}.png", f"{split}/masks/p{i}.png", i, h=96, w=96, mask_scale=1)
-  builder = datasets.get_builder(_data_config("two_stage_crack", root, tmp_path / "tfds"))
+  builder = sources.get_builder(_data_config("two_stage_crack", root, tmp_path / "tfds"))
   assert builder.info.splits["train"].num_examples == 2
   rec = _records(builder, "test")["p2"]
   assert rec["image"].shape == (96, 96, 3)
   np.testing.assert_array_equal(rec["mask"][..., 0], _mask(2, 96, 96))
   # A patch of another size is a problem of that pair.
   _pair(root, "train/images/big.png", "train/masks/big.png", 9, h=100, w=96)
-  problems = validation.check(builders.TwoStageCrack.listing(str(root)), expected_size=(96, 96)).problems
+  problems = pair_check.check(builders.TwoStageCrack.listing(str(root)), expected_size=(96, 96)).problems
   assert [str(p) for p in problems] == [
       "train/images/big.png: size 96x100 (WxH), but this dataset's images are 96x96"]
 
@@ -183,7 +184,7 @@ def test_hrrc_split_folders_and_flat_layout(tmp_path):
   root = tmp_path / "hrrc"
   for i, split in enumerate(["train", "val", "test"]):
     _pair(root, f"{split}/images/road{i}.jpg", f"{split}/masks/road{i}.png", i, h=64, w=80)
-  builder = datasets.get_builder(_data_config("hrrc", root, tmp_path / "tfds"))
+  builder = sources.get_builder(_data_config("hrrc", root, tmp_path / "tfds"))
   assert sorted(builder.info.splits) == ["test", "train", "val"]
   flat = tmp_path / "hrrc_flat"
   for i, split in enumerate(["train", "test"]):
@@ -199,14 +200,14 @@ def test_non_rgb_images_are_stored_as_rgb_png(tmp_path):
     _save(root / f"images/{stem}.png", _image(i)[..., 0])          # 8-bit grey PNG
     _save(root / f"masks/{stem}.png", _mask(i) * 255)
   _splits_csv(root, [("g", "train"), ("t", "test")])
-  rec = _records(datasets.get_builder(_data_config("crack_folder", root, tmp_path / "tfds")), "train")["g"]
+  rec = _records(sources.get_builder(_data_config("crack_folder", root, tmp_path / "tfds")), "train")["g"]
   assert rec["image"].shape == (H, W, 3)
   np.testing.assert_array_equal(rec["image"], np.repeat(_image(0)[..., :1], 3, -1))
 
 
 def test_every_builder_is_registered_and_documents_its_source():
   for name, cls in builders.MANUAL_BUILDERS.items():
-    assert name in datasets._REGISTRY and cls.name == name
+    assert name in sources._REGISTRY and cls.name == name
     assert "manual_dir" in cls.MANUAL_DOWNLOAD_INSTRUCTIONS and cls.LAYOUT
 
 
@@ -253,8 +254,8 @@ def test_every_problem_is_reported_at_once_and_nothing_is_prepared(tmp_path):
   root = tmp_path / "bad"
   _bad_copy(root)
   tfds_dir = tmp_path / "tfds"
-  with pytest.raises(validation.ValidationError) as err:
-    datasets.get_builder(_data_config("crack_folder", root, tfds_dir))
+  with pytest.raises(pair_check.ValidationError) as err:
+    sources.get_builder(_data_config("crack_folder", root, tfds_dir))
   message = str(err.value)
   for path, what in EXPECTED:
     assert any(line.strip().startswith(f"{path}:") and what in line for line in message.splitlines()), (
@@ -273,16 +274,16 @@ def test_skip_bad_pairs_prepares_the_rest_and_lists_them(tmp_path, caplog):
   rows = (root / "splits.csv").read_text().splitlines()
   (root / "splits.csv").write_text("\n".join(r for r in rows if not r.startswith("valonly")) + "\n")
   tfds_dir = tmp_path / "tfds"
-  with pytest.raises(validation.ValidationError, match="Fix these files, or pass"):
-    datasets.get_builder(_data_config("crack_folder", root, tfds_dir))
-  builder = datasets.get_builder(_data_config("crack_folder", root, tfds_dir, skip_bad_pairs=True))
+  with pytest.raises(pair_check.ValidationError, match="Fix these files, or pass"):
+    sources.get_builder(_data_config("crack_folder", root, tfds_dir))
+  builder = sources.get_builder(_data_config("crack_folder", root, tfds_dir, skip_bad_pairs=True))
   assert {s: builder.info.splits[s].num_examples for s in builder.info.splits} == {"train": 1, "test": 1}
   skipped = builder.info.metadata["skipped_pairs"]
   assert [line.split(":")[0] for line in skipped] == [
       "garbage", "labels", "lonely_image", "lonely_mask", "mismatch", "truncated"]
   # The prepared copy lacks pairs: reusing it without skip_bad_pairs is refused, naming them.
-  with pytest.raises(validation.ValidationError, match="lacks these 6 bad pairs"):
-    datasets.get_builder(_data_config("crack_folder", root, tfds_dir))
+  with pytest.raises(pair_check.ValidationError, match="lacks these 6 bad pairs"):
+    sources.get_builder(_data_config("crack_folder", root, tfds_dir))
 
 
 def test_splits_csv_problems(tmp_path):
@@ -304,20 +305,20 @@ def test_splits_csv_problems(tmp_path):
 
 def test_wrong_manual_dir(tmp_path):
   d = _data_config("crack_folder", tmp_path / "does_not_exist", tmp_path / "tfds")
-  with pytest.raises(validation.ValidationError, match="does_not_exist: config.data.manual_dir does not "
+  with pytest.raises(pair_check.ValidationError, match="does_not_exist: config.data.manual_dir does not "
                      "exist or is not a folder. Expected layout"):
-    datasets.get_builder(d)
+    sources.get_builder(d)
   with pytest.raises(ValueError, match="config.data.manual_dir, which is empty"):
-    datasets.get_builder(_data_config("cfd", "", tmp_path / "tfds"))
+    sources.get_builder(_data_config("cfd", "", tmp_path / "tfds"))
   # The layout one level down: the message says where to point.
   _pair(tmp_path / "outer" / "DeepCrack", "train_img/a.jpg", "train_lab/a.png", 0)
   _pair(tmp_path / "outer" / "DeepCrack", "test_img/b.jpg", "test_lab/b.png", 1)
-  with pytest.raises(validation.ValidationError, match=r"no folder train_img/\. It is in .*DeepCrack: "
+  with pytest.raises(pair_check.ValidationError, match=r"no folder train_img/\. It is in .*DeepCrack: "
                      "point config.data.manual_dir there"):
-    datasets.get_builder(_data_config("deepcrack", tmp_path / "outer", tmp_path / "tfds"))
+    sources.get_builder(_data_config("deepcrack", tmp_path / "outer", tmp_path / "tfds"))
   # A folder in another builder's layout: every missing folder is named.
-  with pytest.raises(validation.ValidationError, match="no folder test_lab/"):
-    datasets.get_builder(_data_config("deepcrack", tmp_path / "outer" / "DeepCrack" / "train_img",
+  with pytest.raises(pair_check.ValidationError, match="no folder test_lab/"):
+    sources.get_builder(_data_config("deepcrack", tmp_path / "outer" / "DeepCrack" / "train_img",
                                       tmp_path / "tfds"))
 
 
@@ -327,10 +328,10 @@ def test_a_changed_copy_is_prepared_afresh(tmp_path):
   for i, (stem, _) in enumerate(rows):
     _pair(root, f"images/{stem}.png", f"masks/{stem}.png", i)
   _splits_csv(root, rows)
-  first = datasets.get_builder(_data_config("crack_folder", root, tmp_path / "tfds"))
+  first = sources.get_builder(_data_config("crack_folder", root, tmp_path / "tfds"))
   _pair(root, "images/c.png", "masks/c.png", 2)
   _splits_csv(root, rows + [("c", "train")])
-  second = datasets.get_builder(_data_config("crack_folder", root, tmp_path / "tfds"))
+  second = sources.get_builder(_data_config("crack_folder", root, tmp_path / "tfds"))
   assert first.data_dir != second.data_dir
   assert second.info.splits["train"].num_examples == 2
 

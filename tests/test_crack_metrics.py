@@ -1,4 +1,4 @@
-"""Tests for crackjax.crack_metrics against independent references.
+"""Tests for crackjax.evaluation.crack_metrics against independent references.
 
 References: scikit-learn (pixel metrics, AP), brute force on tiny arrays (threshold
 sweep, OIS, tolerance matching by an explicit double loop), clDice by hand.
@@ -13,15 +13,19 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from sklearn.metrics import (
-    average_precision_score,
-    jaccard_score,
-    precision_recall_fscore_support,
-)
+from sklearn.metrics import average_precision_score
+from sklearn.metrics import jaccard_score
+from sklearn.metrics import precision_recall_fscore_support
 
-from crackjax.crack_metrics import CrackMetricAccumulator, quantize_probs, threshold_grid
+from crackjax.evaluation import confusion
+from crackjax.evaluation.crack_metrics import CrackMetricAccumulator
+from crackjax.evaluation.crack_metrics import quantize_probs
+from crackjax.evaluation.crack_metrics import threshold_grid
+
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -444,8 +448,8 @@ def test_property_pooling_equals_concatenation(a, b, ma, mb) -> None:
 
 
 def test_agrees_with_project_metrics_scores() -> None:
-  """Same numbers and 0/0 conventions as crackjax.metrics (the trainer's evaluation)."""
-  metrics = pytest.importorskip("crackjax.metrics")
+  """Same numbers and 0/0 conventions as crackjax.evaluation.confusion (the trainer's evaluation)."""
+  metrics = confusion
   probs, masks = _random_dataset(9, n=3)
   probs.append(np.zeros((24, 31), np.float32))  # GT but no prediction
   masks.append(masks[0])

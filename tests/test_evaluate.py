@@ -9,14 +9,16 @@ import sys
 
 import numpy as np
 import pytest
-from sklearn.metrics import average_precision_score, precision_recall_fscore_support
+from sklearn.metrics import average_precision_score
+from sklearn.metrics import precision_recall_fscore_support
 
 from crackjax import config_base
-from crackjax import evaluate
-from crackjax import inference
-from crackjax import metric_writers
-from crackjax import parallel
-from crackjax.data import datasets
+from crackjax.data import sources
+from crackjax.evaluation import evaluate_run
+from crackjax.inference import restored_run
+from crackjax.training import metric_writer
+from crackjax.training import parallel
+
 
 _META = {"split", "checkpoint_step", "selected_by", "workdir", "dataset", "config_overrides",
          "seconds", "pr_curve", "conventions"}
@@ -24,7 +26,7 @@ _META = {"split", "checkpoint_step", "selected_by", "workdir", "dataset", "confi
 
 @pytest.fixture(scope="module")
 def test_report(trained_workdir):
-  return evaluate.evaluate(str(trained_workdir), "test", progress_bar=False)
+  return evaluate_run.evaluate(str(trained_workdir), "test", progress_bar=False)
 
 
 def test_writes_json_csv_and_pr_curve_with_every_metric_explained(trained_workdir, test_report):
@@ -52,7 +54,7 @@ def test_writes_json_csv_and_pr_curve_with_every_metric_explained(trained_workdi
 def test_picks_the_best_validated_checkpoint_and_matches_the_trainers_final_evaluation(
     trained_workdir, test_report):
   # The smoke run validates at steps 6 and 12; the best of the kept, validated checkpoints wins.
-  val = {e["step"]: e["val/f1"] for e in metric_writers.read(str(trained_workdir)) if "val/f1" in e}
+  val = {e["step"]: e["val/f1"] for e in metric_writer.read(str(trained_workdir)) if "val/f1" in e}
   kept = {int(s) for s in os.listdir(trained_workdir / "checkpoints") if s.isdigit()}
   best = max((f1, s) for s, f1 in val.items() if s in kept)[1]
   assert test_report["selected_by"] == "val/f1"
@@ -70,8 +72,8 @@ def test_agrees_with_scikit_learn_on_the_same_predictions(trained_workdir, test_
   """Independent path: restore, predict each full image ourselves (padded as the evaluation does),
   score with scikit-learn."""
   config = config_base.load(str(trained_workdir))
-  restored = inference.restore(str(trained_workdir), config, test_report["checkpoint_step"])
-  source = datasets.split_source(datasets.get_builder(config.data), "test")
+  restored = restored_run.restore(str(trained_workdir), config, test_report["checkpoint_step"])
+  source = sources.split_source(sources.get_builder(config.data), "test")
   probs, truth = [], []
   for i in range(len(source)):
     ex = source[i]
@@ -96,21 +98,21 @@ def test_agrees_with_scikit_learn_on_the_same_predictions(trained_workdir, test_
 
 def test_a_given_checkpoint_step_and_bad_requests(trained_workdir):
   kept = sorted(int(s) for s in os.listdir(trained_workdir / "checkpoints") if s.isdigit())
-  report = evaluate.evaluate(str(trained_workdir), "val", checkpoint_step=kept[0], progress_bar=False)
+  report = evaluate_run.evaluate(str(trained_workdir), "val", checkpoint_step=kept[0], progress_bar=False)
   assert report["checkpoint_step"] == kept[0] and report["selected_by"] == "--checkpoint_step"
   assert (trained_workdir / "eval" / "val.json").exists()
   with pytest.raises(ValueError, match=r"holds steps"):
-    evaluate.evaluate(str(trained_workdir), "test", checkpoint_step=999, progress_bar=False)
+    evaluate_run.evaluate(str(trained_workdir), "test", checkpoint_step=999, progress_bar=False)
   with pytest.raises(ValueError, match=r"config.eval.threshold=0.555"):
-    evaluate.evaluate(str(trained_workdir), "test", overrides={"eval.threshold": 0.555},
+    evaluate_run.evaluate(str(trained_workdir), "test", overrides={"eval.threshold": 0.555},
                       progress_bar=False)
   with pytest.raises(ValueError, match=r"model.base_channels"):
-    evaluate.evaluate(str(trained_workdir), "test", overrides={"model.base_channels": 8},
+    evaluate_run.evaluate(str(trained_workdir), "test", overrides={"model.base_channels": 8},
                       progress_bar=False)
   with pytest.raises(ValueError, match=r"no split 'train2'"):
-    evaluate.evaluate(str(trained_workdir), "train2", progress_bar=False)
+    evaluate_run.evaluate(str(trained_workdir), "train2", progress_bar=False)
   with pytest.raises(FileNotFoundError, match=r"crackjax training workdir"):
-    evaluate.evaluate(str(trained_workdir / "nothing_here"), progress_bar=False)
+    evaluate_run.evaluate(str(trained_workdir / "nothing_here"), progress_bar=False)
 
 
 def test_command_line(repo, trained_workdir):

@@ -4,9 +4,10 @@ import numpy as np
 import optax
 import pytest
 
-from crackjax import balance
 from crackjax import config_base
-from crackjax import losses
+from crackjax.balance import losses
+from crackjax.balance import methods
+from crackjax.balance import prf
 
 
 def _data(seed=0):
@@ -31,8 +32,8 @@ def test_weighted_bce_matches_numpy():
 def test_weights_from_the_balance_state_enter_the_loss():
   lg, lb, x, y = _data(1)
   cfg = config_base.base().balance
-  state = balance.init(pos_weight=4.0, neg_weight=0.25)
-  got = losses.get_method("ran").loss(lg, lb, state, cfg)
+  state = prf.init(pos_weight=4.0, neg_weight=0.25)
+  got = methods.get_method("ran").loss(lg, lb, state, cfg)
   np.testing.assert_allclose(got, np.mean((4.0 * y + 0.25 * (1 - y)) * _np_bce(x, y)), rtol=1e-5)
 
 
@@ -57,12 +58,12 @@ def test_focal_is_optax():
   np.testing.assert_allclose(got, jnp.mean(optax.sigmoid_focal_loss(lg, lb, alpha=0.25, gamma=2.0)))
 
 
-@pytest.mark.parametrize("method", sorted(losses.METHODS))
+@pytest.mark.parametrize("method", sorted(methods.METHODS))
 def test_every_method_gives_a_finite_loss_and_gradient(method):
   lg, lb, _, _ = _data(5)
   cfg = config_base.base().balance
-  state = losses.initial_balance(cfg.copy_and_resolve_references(), 0.2, 0.01)
-  fn = lambda l: losses.get_method(method).loss(l, lb, state, cfg)
+  state = methods.initial_balance(cfg.copy_and_resolve_references(), 0.2, 0.01)
+  fn = lambda l: methods.get_method(method).loss(l, lb, state, cfg)
   value, grad = jax.value_and_grad(fn)(lg)
   assert np.isfinite(value) and np.all(np.isfinite(grad)) and np.any(grad != 0)
 
@@ -73,7 +74,7 @@ def test_initial_balance_per_method():
     c = cfg.copy_and_resolve_references()
     c.method = method
     c.update(kw)
-    return jax.device_get(losses.initial_balance(c, natural_pos_rate=0.2, pixel_pos_fraction=0.01))
+    return jax.device_get(methods.initial_balance(c, natural_pos_rate=0.2, pixel_pos_fraction=0.01))
   bce = init("bce")
   assert np.exp(bce.log_pos_weight) == pytest.approx(1) and np.exp(bce.log_neg_weight) == pytest.approx(1)
   assert 1 / (1 + np.exp(-bce.pos_logit)) == pytest.approx(0.2, rel=1e-5)
@@ -90,7 +91,7 @@ def test_balance_rule_freezes_levels_the_method_does_not_adapt():
   def rule(method):
     c = cfg.copy_and_resolve_references()
     c.method = method
-    return losses.balance_rule(c)
+    return methods.balance_rule(c)
   assert rule("ran").eta_weights > 0 and rule("ran").eta_sampling > 0
   assert rule("ran_weights").eta_sampling == 0 and rule("ran_weights").eta_weights > 0
   assert rule("ran_sampling").eta_weights == 0 and rule("ran_sampling").eta_sampling > 0
@@ -100,18 +101,18 @@ def test_balance_rule_freezes_levels_the_method_does_not_adapt():
 
 def test_unknown_method_names_the_key():
   with pytest.raises(ValueError, match="config.balance.method='nope'"):
-    losses.get_method("nope")
+    methods.get_method("nope")
 
 
-@pytest.mark.parametrize("method", sorted(losses.METHODS))
+@pytest.mark.parametrize("method", sorted(methods.METHODS))
 def test_every_method_compiles_on_the_data_parallel_mesh(method):
   """Losses see batch-sharded arrays inside the step (4 fake devices, the trainer's own mesh)."""
-  from crackjax import parallel  # noqa: PLC0415
+  from crackjax.training import parallel  # noqa: PLC0415
   mesh = parallel.make_mesh()
   lg, lb, _, _ = _data(6)
   lg, lb = (jax.device_put(jnp.tile(a, (2, 1, 1, 1)), parallel.batch_sharding(mesh)) for a in (lg, lb))
   cfg = config_base.base().balance
-  state = losses.initial_balance(cfg.copy_and_resolve_references(), 0.2, 0.01)
-  fn = jax.jit(jax.value_and_grad(lambda l: losses.get_method(method).loss(l, lb, state, cfg)))
+  state = methods.initial_balance(cfg.copy_and_resolve_references(), 0.2, 0.01)
+  fn = jax.jit(jax.value_and_grad(lambda l: methods.get_method(method).loss(l, lb, state, cfg)))
   value, grad = fn(lg)
   assert np.isfinite(value) and grad.shape == lg.shape

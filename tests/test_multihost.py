@@ -19,9 +19,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from crackjax import checkpointing
-from crackjax import metric_writers
-from crackjax import parallel
+from crackjax.training import checkpoints
+from crackjax.training import metric_writer
+from crackjax.training import parallel
+
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 LAUNCH = REPO / "launch"
@@ -38,7 +39,7 @@ def _cpu_env(devices: int, **extra) -> dict:
 
 
 def _losses(workdir) -> dict:
-  return {e["step"]: e["train/loss"] for e in metric_writers.read(str(workdir)) if "train/loss" in e}
+  return {e["step"]: e["train/loss"] for e in metric_writer.read(str(workdir)) if "train/loss" in e}
 
 
 @pytest.mark.slow
@@ -69,7 +70,7 @@ def test_two_processes_log_the_same_train_loss_as_one_process(tmp_path, tfds_dir
   for step in a:
     assert abs(a[step] - b[step]) <= 1e-3 * abs(a[step]), (step, a[step], b[step])
   # Process 0 alone wrote the log (each event once) and the results.
-  events = lambda wd: [(e["step"], sorted(e)) for e in metric_writers.read(str(wd))]  # noqa: E731
+  events = lambda wd: [(e["step"], sorted(e)) for e in metric_writer.read(str(wd))]  # noqa: E731
   assert events(multi) == events(single)
   assert (multi / "eval" / "final.json").exists()
   assert json.loads((multi / "config.json").read_text()) == json.loads((single / "config.json").read_text())
@@ -78,7 +79,7 @@ def test_two_processes_log_the_same_train_loss_as_one_process(tmp_path, tfds_dir
 
 _TWO_PROCESS_SNIPPET = textwrap.dedent("""
     import os, sys
-    from crackjax import parallel
+    from crackjax.training import parallel
     parallel.maybe_initialize_distributed()
     root = sys.argv[1]
     index = int(os.environ["JAX_PROCESS_ID"])
@@ -122,7 +123,7 @@ def test_checkpoint_saved_by_two_processes_resumes_on_one(tmp_path):
   def stream():
     return iter(grain.MapDataset.range(10).to_iter_dataset())
 
-  ckpt = checkpointing.Checkpointer(str(tmp_path / "checkpoints"))
+  ckpt = checkpoints.Checkpointer(str(tmp_path / "checkpoints"))
   it = stream()
   for _ in range(3):
     next(it)
@@ -189,7 +190,7 @@ def test_tpu_vm_dry_run_prints_every_command_and_runs_none(tmp_path):
   assert ("gcloud compute tpus tpu-vm create crackjax-test --zone=us-central2-b "
           "--accelerator-type=v4-16 --version=tpu-ubuntu2204-base") in printed["create"]
   assert "tpu-vm scp" in printed["copy"] and "--worker=all" in printed["copy"]
-  assert "'jax[tpu]>=0.10.2,<0.13'" in printed["install"] and "--worker=all" in printed["install"]
+  assert "'jax[tpu]>=0.12.0.1,<0.13'" in printed["install"] and "--worker=all" in printed["install"]
   run = printed["run"]
   assert "--worker=all" in run and "CRACKJAX_DISTRIBUTED=1" in run
   assert "-m crackjax.main --config configs/default.py --workdir /mnt/shared/wd" in run

@@ -4,15 +4,15 @@ import grain
 import numpy as np
 import pytest
 
-from crackjax.data import datasets
-from crackjax.data import patches
-from crackjax.data import pipeline
+from crackjax.data import input_pipeline
+from crackjax.data import patch_index
+from crackjax.data import sources
 
 
 @pytest.fixture(scope="module")
 def index(smoke_builder, smoke_config):
   d = smoke_config.data
-  return patches.load_or_build(datasets.split_source(smoke_builder, "train", decode_images=False),
+  return patch_index.load_or_build(sources.split_source(smoke_builder, "train", decode_images=False),
                                smoke_builder.data_dir, "train", d.patch_size, d.patch_stride,
                                d.min_crack_pixels)
 
@@ -20,7 +20,7 @@ def index(smoke_builder, smoke_config):
 def _sampler(smoke_builder, index, **kw):
   args = dict(patch_size=64, global_batch=4, seed=7)
   args.update(kw)
-  return pipeline.PoolSampler(datasets.split_source(smoke_builder, "train"), index, **args)
+  return input_pipeline.PoolSampler(sources.split_source(smoke_builder, "train"), index, **args)
 
 
 def test_pool_shapes_and_pools_are_what_they_claim(smoke_builder, index):
@@ -39,15 +39,15 @@ def test_augmentation_keeps_image_and_mask_aligned(smoke_builder, index):
   a, b = plain(5), aug(5)
   for slot in range(4):
     code = int(plan["dihedral"][0, slot])
-    np.testing.assert_array_equal(pipeline.dihedral(a["pos_mask"][slot], code), b["pos_mask"][slot])
-    np.testing.assert_array_equal(pipeline.dihedral(a["pos_image"][slot], code), b["pos_image"][slot])
+    np.testing.assert_array_equal(input_pipeline.dihedral(a["pos_mask"][slot], code), b["pos_mask"][slot])
+    np.testing.assert_array_equal(input_pipeline.dihedral(a["pos_image"][slot], code), b["pos_image"][slot])
 
 
 def test_stream_is_deterministic_and_identical_across_workers(smoke_builder, index):
   sampler = _sampler(smoke_builder, index)
-  in_process = list(pipeline.train_dataset(sampler, 6, num_workers=0))
-  again = list(pipeline.train_dataset(_sampler(smoke_builder, index), 6, num_workers=0))
-  it = iter(pipeline.train_dataset(_sampler(smoke_builder, index), 6, num_workers=2))
+  in_process = list(input_pipeline.train_dataset(sampler, 6, num_workers=0))
+  again = list(input_pipeline.train_dataset(_sampler(smoke_builder, index), 6, num_workers=0))
+  it = iter(input_pipeline.train_dataset(_sampler(smoke_builder, index), 6, num_workers=2))
   workers = list(it)
   assert len(in_process) == len(workers) == 6
   for x, y, z in zip(in_process, again, workers):
@@ -58,7 +58,7 @@ def test_stream_is_deterministic_and_identical_across_workers(smoke_builder, ind
 
 
 def test_iterator_state_resumes_the_stream(smoke_builder, index):
-  ds = pipeline.train_dataset(_sampler(smoke_builder, index), 6, num_workers=0)
+  ds = input_pipeline.train_dataset(_sampler(smoke_builder, index), 6, num_workers=0)
   it = iter(ds)
   next(it), next(it)
   saved = it.get_state()
@@ -77,14 +77,14 @@ def test_each_host_loads_its_slice_of_the_same_global_pool(smoke_builder, index)
 
 
 def test_empty_pool_is_an_error_that_says_what_to_change(smoke_builder, index):
-  empty = patches.PatchIndex(index.pos, index.neg[:0], 1, 10)
+  empty = patch_index.PatchIndex(index.pos, index.neg[:0], 1, 10)
   with pytest.raises(ValueError, match="patch_size"):
     _sampler(smoke_builder, empty)
 
 
 def test_full_image_batches_pad_to_the_stride(smoke_builder):
-  source = datasets.split_source(smoke_builder, "val")
-  batches = list(pipeline.full_image_batches(source, batch_size=4, stride=96))
+  source = sources.split_source(smoke_builder, "val")
+  batches = list(input_pipeline.full_image_batches(source, batch_size=4, stride=96))
   assert len(batches) == 1
   b = batches[0]
   assert b["image"].shape == (4, 288, 288, 3)

@@ -16,10 +16,12 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from crackjax import inference
-from crackjax import parallel
-from crackjax import predict
 from crackjax.data import synthetic
+from crackjax.inference import image_files
+from crackjax.inference import predict_folder
+from crackjax.inference import restored_run
+from crackjax.inference import sliding_window
+from crackjax.training import parallel
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +37,13 @@ def images(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def restored(trained_workdir):
-  return inference.restore(str(trained_workdir))
+  return restored_run.restore(str(trained_workdir))
 
 
 @pytest.fixture(scope="module")
 def folder_run(trained_workdir, images, tmp_path_factory):
   out = tmp_path_factory.mktemp("predict_out")
-  reports = predict.run(str(trained_workdir), str(images), str(out), mm_per_pixel=0.5,
+  reports = predict_folder.run(str(trained_workdir), str(images), str(out), mm_per_pixel=0.5,
                         progress_bar=False)
   return out, reports
 
@@ -96,7 +98,7 @@ def test_tiled_prediction_matches_full_image_inference(restored, images, folder_
   one-tile image is the full-image prediction."""
   out, _ = folder_run
   for name in ("road_a.png", "road_b.jpg"):
-    image = predict.read_image(str(images / name))
+    image = image_files.read_image(str(images / name))
     full = _full_image_probs(restored, image)
     prob = np.asarray(PIL.Image.open(out / (os.path.splitext(name)[0] + "_prob.png"))).astype(int)
     mask = np.asarray(PIL.Image.open(out / (os.path.splitext(name)[0] + "_mask.png"))) == 255
@@ -106,42 +108,42 @@ def test_tiled_prediction_matches_full_image_inference(restored, images, folder_
 
 def test_hard_tile_edges_would_show(restored, images):
   """The same image without overlap/margin deviates far more: the comparison above can fail."""
-  image = predict.read_image(str(images / "road_a.png"))
+  image = image_files.read_image(str(images / "road_a.png"))
   full = _full_image_probs(restored, image)
-  prob, _ = predict.predict_image(restored.predict, restored.state, restored.batch_sharding, image,
-                                  threshold=0.5, settings=predict.TileSettings(128, 0, 0, 4), multiple=32)
+  prob, _ = sliding_window.predict_image(restored.predict, restored.state, restored.batch_sharding, image,
+                                  threshold=0.5, settings=sliding_window.TileSettings(128, 0, 0, 4), multiple=32)
   assert np.abs(prob.astype(int) - np.rint(full * 255).astype(int)).max() > 1
 
 
 def test_tile_batch_and_device_sharding_do_not_change_the_result(restored, images):
-  image = predict.read_image(str(images / "road_a.png"))
-  a, ma = predict.predict_image(restored.predict, restored.state, restored.batch_sharding, image,
-                                threshold=0.5, settings=predict.TileSettings(256, 64, 16, 1), multiple=32)
-  b, mb = predict.predict_image(restored.predict, restored.state, restored.batch_sharding, image,
-                                threshold=0.5, settings=predict.TileSettings(256, 64, 16, 12), multiple=32)
+  image = image_files.read_image(str(images / "road_a.png"))
+  a, ma = sliding_window.predict_image(restored.predict, restored.state, restored.batch_sharding, image,
+                                threshold=0.5, settings=sliding_window.TileSettings(256, 64, 16, 1), multiple=32)
+  b, mb = sliding_window.predict_image(restored.predict, restored.state, restored.batch_sharding, image,
+                                threshold=0.5, settings=sliding_window.TileSettings(256, 64, 16, 12), multiple=32)
   assert np.abs(a.astype(int) - b.astype(int)).max() <= 1 and np.mean(ma != mb) < 1e-4
 
 
 def test_bad_inputs_are_refused_with_a_reason(trained_workdir, images, tmp_path):
   wd = str(trained_workdir)
   with pytest.raises(FileNotFoundError, match="does not exist"):
-    predict.run(wd, str(tmp_path / "missing.png"), str(tmp_path / "o"), progress_bar=False)
+    predict_folder.run(wd, str(tmp_path / "missing.png"), str(tmp_path / "o"), progress_bar=False)
   (tmp_path / "empty").mkdir()
   with pytest.raises(FileNotFoundError, match="without images"):
-    predict.run(wd, str(tmp_path / "empty"), str(tmp_path / "o"), progress_bar=False)
+    predict_folder.run(wd, str(tmp_path / "empty"), str(tmp_path / "o"), progress_bar=False)
   with pytest.raises(ValueError, match="is the input folder"):
-    predict.run(wd, str(images), str(images), progress_bar=False)
+    predict_folder.run(wd, str(images), str(images), progress_bar=False)
   with pytest.raises(ValueError, match="tile_size=500"):
-    predict.run(wd, str(images), str(tmp_path / "o"), settings=predict.TileSettings(500),
+    predict_folder.run(wd, str(images), str(tmp_path / "o"), settings=sliding_window.TileSettings(500),
                 progress_bar=False)
   with pytest.raises(ValueError, match="mm_per_pixel"):
-    predict.run(wd, str(images), str(tmp_path / "o"), mm_per_pixel=-1.0, progress_bar=False)
+    predict_folder.run(wd, str(images), str(tmp_path / "o"), mm_per_pixel=-1.0, progress_bar=False)
   PIL.Image.fromarray(np.zeros((40, 40), np.uint16) + 1000).save(tmp_path / "deep.png")
   with pytest.raises(ValueError, match="8-bit"):
-    predict.read_image(str(tmp_path / "deep.png"))
+    image_files.read_image(str(tmp_path / "deep.png"))
   (tmp_path / "fake.png").write_text("not a png")
   with pytest.raises(ValueError, match="not an image"):
-    predict.read_image(str(tmp_path / "fake.png"))
+    image_files.read_image(str(tmp_path / "fake.png"))
 
 
 def test_command_line(repo, trained_workdir, images, tmp_path):
@@ -168,8 +170,8 @@ def test_exif_orientation_and_grey_images_are_read_as_displayed_rgb(tmp_path):
   exif = im.getexif()
   exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
   im.save(tmp_path / "rotated.jpg", exif=exif, quality=95)
-  b = predict.read_image(str(tmp_path / "rotated.jpg"))
+  b = image_files.read_image(str(tmp_path / "rotated.jpg"))
   assert b.shape == (40, 20, 3) and b[:5].mean() > 250 and b[-5:].mean() < 5  # the band is on top
   PIL.Image.fromarray(np.full((30, 50), 77, np.uint8)).save(tmp_path / "grey.png")
-  g = predict.read_image(str(tmp_path / "grey.png"))
+  g = image_files.read_image(str(tmp_path / "grey.png"))
   assert g.shape == (30, 50, 3) and g.flags.writeable and np.all(g == 77)

@@ -1,4 +1,4 @@
-"""Tests for crackjax.quantify on synthetic cracks of known geometry."""
+"""Tests for crackjax.measurement on synthetic cracks of known geometry."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from skimage.draw import polygon
 
-from crackjax.quantify import (
-    CrackQuantification,
-    JTGRules,
-    pci_from_dr,
-    quantify_cracks,
-    quantify_cracks_dict,
-)
+from crackjax.measurement import CrackQuantification
+from crackjax.measurement import JTGRules
+from crackjax.measurement import pci_from_dr
+from crackjax.measurement import quantify_cracks
+from crackjax.measurement import quantify_cracks_dict
 
 
 def _bar(length: int, width: int, shape=(60, 260), r0: int = 20, c0: int = 20,

@@ -11,10 +11,11 @@ import pytest
 
 from crackjax import config_base
 from crackjax.data import builders
-from crackjax.data import datasets
-from crackjax.data import patches
-from crackjax.data import pipeline
-from crackjax.data import validation
+from crackjax.data import input_pipeline
+from crackjax.data import pair_check
+from crackjax.data import patch_index
+from crackjax.data import sources
+
 
 SHARED_DATASETS = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 EXPECTED = {  # ../shared/datasets/README.md
@@ -35,18 +36,18 @@ def _root(name):
 def test_shared_copy_prepares_and_yields_patches(name, tmp_path):
   d = config_base.base().data
   d.name, d.manual_dir, d.tfds_dir = "crack_folder", str(_root(name)), str(tmp_path)
-  builder = datasets.get_builder(d)
+  builder = sources.get_builder(d)
   assert {s: builder.info.splits[s].num_examples for s in builder.info.splits} == EXPECTED[name]
   assert builder.info.metadata["skipped_pairs"] == []
-  train = datasets.split_source(builder, "train")
+  train = sources.split_source(builder, "train")
   first = train[0]
   assert first["image"].dtype == np.uint8 and first["image"].shape[-1] == 3
   assert first["mask"].shape == first["image"].shape[:2] + (1,)
   assert set(np.unique(first["mask"])) <= {0, 1}
-  index = patches.load_or_build(datasets.split_source(builder, "train", decode_images=False),
+  index = patch_index.load_or_build(sources.split_source(builder, "train", decode_images=False),
                                 builder.data_dir, "train", 64, 32, 1)
   assert len(index.pos) > 0 and len(index.neg) > 0
-  pool = pipeline.PoolSampler(train, index, patch_size=64, global_batch=4, seed=0)(0)
+  pool = input_pipeline.PoolSampler(train, index, patch_size=64, global_batch=4, seed=0)(0)
   assert pool["pos_mask"].reshape(4, -1).sum(1).min() >= 1 and pool["neg_mask"].sum() == 0
 
 
@@ -60,7 +61,7 @@ def test_shared_cfd_reads_as_cfd_too(tmp_path):
 
 def test_shared_crack500_every_pair_checks_out():
   listing = builders.CrackFolder.listing(str(_root("crack500")))
-  report = validation.check(listing)
+  report = pair_check.check(listing)
   assert report.problems == []
   assert {s: len(p) for s, p in report.pairs.items()} == EXPECTED["crack500"]
   # Its layout is not the official crop folders: the crack500 builder says which name to use.

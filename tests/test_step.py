@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from jax.sharding import Mesh
 
-from crackjax import losses
 from crackjax import models
-from crackjax import parallel
-from crackjax import state as state_lib
-from crackjax import step as step_lib
+from crackjax.balance import methods
+from crackjax.training import parallel
+from crackjax.training import state as state_lib
+from crackjax.training import step as step_lib
 
 
 def _batch(seed=0, b=8, size=32):
@@ -30,7 +30,7 @@ def _setup(config, devices, pos_rate=0.5):
   repl, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)
   model = models.get_model(config.model)
   tx = state_lib.make_optimizer(config.optimizer, config.total_steps)
-  bal = losses.initial_balance(config.balance, pos_rate, 0.05)
+  bal = methods.initial_balance(config.balance, pos_rate, 0.05)
   state = state_lib.create(model, tx, config.seed, 32, bal, repl)
   return state, step_lib.make_train_step(config, repl, data), data
 
@@ -58,7 +58,7 @@ def test_one_and_four_devices_give_the_same_state_and_loss(smoke_config):
 
 
 def test_cpu_compiler_options_and_layer_formulations_keep_the_numbers(smoke_config, monkeypatch):
-  """The CPU speed-ups (crackjax/compile_options.py; layers.cpu_formulations) change no result beyond
+  """The CPU speed-ups (crackjax/training/compile_options.py; layers.cpu_formulations) change no result beyond
   float rounding: 3 steps with them equal 3 steps with XLA's defaults and the standard ops."""
   from crackjax.models import layers
   cfg = smoke_config.copy_and_resolve_references()

@@ -5,9 +5,9 @@ import pickle
 import numpy as np
 import pytest
 
-from crackjax.data import datasets
-from crackjax.data import patches
-from crackjax.data import pipeline
+from crackjax.data import input_pipeline
+from crackjax.data import patch_index
+from crackjax.data import sources
 from crackjax.data import tile_store
 
 
@@ -36,7 +36,7 @@ def store(request, tmp_path_factory):
 
 def test_tile_crops_equal_full_image_crops(store):
   src, path = store
-  tiled, full = tile_store.TiledImages(path, cache_mb=1), pipeline.FullImages(src)
+  tiled, full = tile_store.TiledImages(path, cache_mb=1), input_pipeline.FullImages(src)
   rng = np.random.default_rng(1)
   for _ in range(200):
     i = int(rng.integers(len(src)))
@@ -45,7 +45,7 @@ def test_tile_crops_equal_full_image_crops(store):
     y, x = int(rng.integers(0, max(h - size, 0) + 1)), int(rng.integers(0, max(w - size, 0) + 1))
     for a, b in zip(tiled.crop(i, y, x, size), full.crop(i, y, x, size)):
       np.testing.assert_array_equal(a, b)
-  # Windows over the edge of a small image are zero-padded like pipeline.crop.
+  # Windows over the edge of a small image are zero-padded like input_pipeline.crop.
   for a, b in zip(tiled.crop(2, 0, 0, 24), full.crop(2, 0, 0, 24)):
     np.testing.assert_array_equal(a, b)
 
@@ -65,7 +65,7 @@ def test_cache_is_bounded_and_not_pickled(store):
   tiled = tile_store.TiledImages(path, cache_mb=0.002)       # ~2 KB: a few 16x16 tiles
   for y in range(0, 60, 8):
     tiled.crop(0, y, 0, 16)
-  assert 0 < tiled._cached_bytes <= 0.002 * 2**20
+  assert 0 < tiled._cache.total <= 0.002 * 2**20
   clone = pickle.loads(pickle.dumps(tiled))
   assert clone._reader is None and not clone._cache
   for a, b in zip(clone.crop(0, 5, 7, 16), tiled.crop(0, 5, 7, 16)):
@@ -82,15 +82,15 @@ def test_bad_tile_settings_are_refused(tmp_path):
 def test_sampler_streams_the_same_pools_from_tiles(smoke_builder, smoke_config):
   """The training stream is identical whether patches come from whole images or from the tile store."""
   d = smoke_config.data.copy_and_resolve_references()
-  index = patches.load_or_build(datasets.split_source(smoke_builder, "train", decode_images=False),
+  index = patch_index.load_or_build(sources.split_source(smoke_builder, "train", decode_images=False),
                                 smoke_builder.data_dir, "train", d.patch_size, d.patch_stride,
                                 d.min_crack_pixels)
   d.crop_tile_size, d.crop_tile_codec = 48, "raw"
-  tiled = datasets.crop_source(smoke_builder, "train", d)
+  tiled = sources.crop_source(smoke_builder, "train", d)
   assert isinstance(tiled, tile_store.TiledImages)
   args = dict(patch_size=64, global_batch=4, seed=3)
-  a = pipeline.PoolSampler(datasets.split_source(smoke_builder, "train"), index, **args)
-  b = pipeline.PoolSampler(None, index, images=tiled, **args)
+  a = input_pipeline.PoolSampler(sources.split_source(smoke_builder, "train"), index, **args)
+  b = input_pipeline.PoolSampler(None, index, images=tiled, **args)
   for step in (0, 5):
     pa, pb = a(step), b(step)
     for k in pa:

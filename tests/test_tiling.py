@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 from scipy import ndimage as ndi
 
-from crackjax import tiling
+from crackjax.inference import tile_grid
 
 
 @given(length=st.integers(1, 3000), tile=st.integers(1, 600), overlap_frac=st.floats(0, 0.9))
@@ -14,9 +16,9 @@ def test_origins_cover_the_axis_with_at_least_the_requested_overlap(length, tile
   overlap = int(overlap_frac * tile)
   if length < tile:
     with pytest.raises(ValueError, match="pad"):
-      tiling.tile_origins(length, tile, overlap)
+      tile_grid.tile_origins(length, tile, overlap)
     return
-  o = tiling.tile_origins(length, tile, overlap)
+  o = tile_grid.tile_origins(length, tile, overlap)
   assert o[0] == 0 and o[-1] == length - tile
   assert np.all(np.diff(o) > 0)
   assert np.all(tile - np.diff(o) >= overlap)  # consecutive overlap
@@ -34,8 +36,8 @@ def test_axis_weights_are_a_partition_of_unity_with_zero_inner_margins(length, t
     return
   overlap = int(overlap_frac * tile)
   margin = int(margin_frac * overlap / 2)
-  o = tiling.tile_origins(length, tile, overlap)
-  w = tiling.axis_weights(o, tile, margin)
+  o = tile_grid.tile_origins(length, tile, overlap)
+  w = tile_grid.axis_weights(o, tile, margin)
   assert np.all(w >= 0) and np.all(w <= 1)
   total = np.zeros(length)
   for origin, wk in zip(o, w):
@@ -59,16 +61,16 @@ def test_axis_weights_are_a_partition_of_unity_with_zero_inner_margins(length, t
 
 def test_overlap_smaller_than_two_margins_is_refused():
   with pytest.raises(ValueError, match="margin"):
-    tiling.make_grid(300, 300, 128, overlap=16, margin=9)
+    tile_grid.make_grid(300, 300, 128, overlap=16, margin=9)
 
 
 @pytest.mark.parametrize("height,width,tile,overlap,margin", [
     (1000, 700, 256, 64, 8), (257, 513, 256, 32, 0), (256, 256, 256, 64, 16), (4096, 300, 512, 128, 32)])
 def test_a_constant_model_stitches_to_exactly_that_constant(height, width, tile, overlap, margin):
-  grid = tiling.make_grid(height, width, min(tile, height), min(tile, width), overlap=overlap,
+  grid = tile_grid.make_grid(height, width, min(tile, height), min(tile, width), overlap=overlap,
                           margin=margin)
   for c in (np.float32(0.0), np.float32(0.3), np.float32(1 / 3), np.float32(0.999), np.float32(1.0)):
-    out = tiling.stitch(grid, np.full((len(grid), grid.tile_h, grid.tile_w), c, np.float32))
+    out = tile_grid.stitch(grid, np.full((len(grid), grid.tile_h, grid.tile_w), c, np.float32))
     assert out.dtype == np.float32 and out.shape == (height, width)
     assert np.array_equal(out, np.full_like(out, c)), c
 
@@ -85,28 +87,28 @@ def test_a_translation_equivariant_model_gives_a_seam_free_map(height, width):
   image = rng.random((height, width)).astype(np.float32)
   tile, overlap = 128, 32
   full = _local_model(image)  # the model applied to the whole image at once
-  grid = tiling.make_grid(height, width, tile, overlap=overlap, margin=2)
-  out = tiling.stitch(grid, np.stack([_local_model(t) for t in tiling.tiles(image, grid, 0, len(grid))]))
+  grid = tile_grid.make_grid(height, width, tile, overlap=overlap, margin=2)
+  out = tile_grid.stitch(grid, np.stack([_local_model(t) for t in tile_grid.tiles(image, grid, 0, len(grid))]))
   np.testing.assert_allclose(out, full, rtol=0, atol=1e-6)
 
   # Without the margin the tiles' zero-padded edges leak in: the test can see seams.
-  grid0 = tiling.make_grid(height, width, tile, overlap=overlap, margin=0)
-  out0 = tiling.stitch(grid0, np.stack([_local_model(t) for t in tiling.tiles(image, grid0, 0, len(grid0))]))
+  grid0 = tile_grid.make_grid(height, width, tile, overlap=overlap, margin=0)
+  out0 = tile_grid.stitch(grid0, np.stack([_local_model(t) for t in tile_grid.tiles(image, grid0, 0, len(grid0))]))
   assert np.abs(out0 - full).max() > 1e-4
 
 
 def test_a_pointwise_model_stitches_exactly():
   rng = np.random.default_rng(1)
   image = rng.random((611, 843)).astype(np.float32)
-  grid = tiling.make_grid(611, 843, 200, overlap=40, margin=0)
-  out = tiling.stitch(grid, np.stack([np.sqrt(t) for t in tiling.tiles(image, grid, 0, len(grid))]))
+  grid = tile_grid.make_grid(611, 843, 200, overlap=40, margin=0)
+  out = tile_grid.stitch(grid, np.stack([np.sqrt(t) for t in tile_grid.tiles(image, grid, 0, len(grid))]))
   np.testing.assert_array_equal(out, np.sqrt(image))
 
 
 def test_streaming_bands_cover_each_row_once_in_order_and_stay_small():
   height, width = 2000, 300
-  grid = tiling.make_grid(height, width, 256, overlap=64, margin=8)
-  stitcher = tiling.Stitcher(grid)
+  grid = tile_grid.make_grid(height, width, 256, overlap=64, margin=8)
+  stitcher = tile_grid.Stitcher(grid)
   rows, max_band = 0, 0
   for i in range(len(grid)):
     for y0, band in stitcher.add(i, np.ones((256, 256), np.float32)):
@@ -119,8 +121,8 @@ def test_streaming_bands_cover_each_row_once_in_order_and_stay_small():
 
 
 def test_tiles_out_of_order_are_refused():
-  grid = tiling.make_grid(300, 300, 128, overlap=32)
-  stitcher = tiling.Stitcher(grid)
+  grid = tile_grid.make_grid(300, 300, 128, overlap=32)
+  stitcher = tile_grid.Stitcher(grid)
   stitcher.add(0, np.zeros((128, 128), np.float32))
   with pytest.raises(ValueError, match="raster order"):
     stitcher.add(2, np.zeros((128, 128), np.float32))
@@ -130,7 +132,7 @@ def test_tiles_out_of_order_are_refused():
     (700, 512, 32, (512, 704)), (100, 512, 32, (128, 128)), (512, 512, 32, (512, 512)),
     (33, 512, 16, (48, 48)), (6000, 512, 32, (512, 6016))])
 def test_padded_size(length, tile, multiple, expected):
-  assert tiling.padded_size(length, tile, multiple) == expected
+  assert tile_grid.padded_size(length, tile, multiple) == expected
 
 
 @given(length=st.integers(1, 400).map(lambda n: n * 16), tile=st.integers(1, 40).map(lambda n: n * 16),
@@ -140,7 +142,7 @@ def test_aligned_origins_are_multiples_and_keep_the_overlap(length, tile, overla
   if tile > length:
     return
   margin = 0
-  grid = tiling.make_grid(length, 16, tile, 16, overlap=overlap, margin=margin, align=16)
+  grid = tile_grid.make_grid(length, 16, tile, 16, overlap=overlap, margin=margin, align=16)
   o = grid.ys
   assert np.all(o % 16 == 0) and o[0] == 0 and o[-1] == length - tile
   assert np.all(tile - np.diff(o) >= min(overlap, tile - 16))
@@ -150,9 +152,9 @@ def test_aligned_origins_are_multiples_and_keep_the_overlap(length, tile, overla
 def test_tiles_mirror_pad_like_numpy_without_copying_the_image(h, w):
   rng = np.random.default_rng(h)
   image = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
-  tile_h, ph = tiling.padded_size(h, 64, 32)
-  tile_w, pw = tiling.padded_size(w, 64, 32)
-  grid = tiling.make_grid(ph, pw, tile_h, tile_w, overlap=32, align=32)
+  tile_h, ph = tile_grid.padded_size(h, 64, 32)
+  tile_w, pw = tile_grid.padded_size(w, 64, 32)
+  grid = tile_grid.make_grid(ph, pw, tile_h, tile_w, overlap=32, align=32)
   padded = np.pad(image, ((0, ph - h), (0, pw - w), (0, 0)), mode="symmetric")
-  np.testing.assert_array_equal(tiling.tiles(image, grid, 0, len(grid)),
-                                tiling.tiles(padded, grid, 0, len(grid)))
+  np.testing.assert_array_equal(tile_grid.tiles(image, grid, 0, len(grid)),
+                                tile_grid.tiles(padded, grid, 0, len(grid)))

@@ -10,7 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from crackjax import metric_writers
+from crackjax.training import metric_writer
+
 
 pytestmark = pytest.mark.slow
 
@@ -38,12 +39,9 @@ def _final(workdir):
 
 def test_smoke_run_writes_metrics_checkpoints_and_final_eval(repo, tmp_path, tfds_dir):
   wd = tmp_path / "run"
-  t0 = time.time()
   rc, out = _main(repo, wd, tfds_dir)
   assert rc == 0, out
-  wall = time.time() - t0
-  assert wall < 120, f"smoke run took {wall:.0f} s"
-  events = metric_writers.read(str(wd))
+  events = metric_writer.read(str(wd))
   keys = set().union(*events)
   for k in ("train/loss", "train/precision", "train/recall", "train/f1", "val/f1", "balance/prf",
             "balance/pos_weight", "balance/neg_weight", "balance/pos_rate", "data/pos_fraction",
@@ -59,11 +57,11 @@ def test_smoke_run_writes_metrics_checkpoints_and_final_eval(repo, tmp_path, tfd
   assert (wd / "prf_trajectory.png").stat().st_size > 10_000
   assert json.load(open(wd / "config.json"))["model"]["base_channels"] == 4
 
-  # A finished run exits at once, saying so.
-  t0 = time.time()
+  # A finished run exits at once, saying so, and computes nothing again.
+  before = (wd / "metrics.jsonl").read_bytes(), (wd / "eval" / "final.json").stat().st_mtime_ns
   rc, out = _main(repo, wd, tfds_dir)
   assert rc == 0 and "complete" in out, out
-  assert time.time() - t0 < 20
+  assert ((wd / "metrics.jsonl").read_bytes(), (wd / "eval" / "final.json").stat().st_mtime_ns) == before
 
   # An incompatible config refuses to resume and says how to start fresh.
   rc, out = _main(repo, wd, tfds_dir, "--config.model.base_channels=8")
@@ -84,7 +82,7 @@ def test_final_split_val_scores_the_best_checkpoint_on_val_and_never_reads_test(
   assert rc == 0, out
   final = _final(wd)
   assert final["split"] == "val" and final["selected_by"] == "val/f1"
-  events = metric_writers.read(str(wd))
+  events = metric_writer.read(str(wd))
   best = max((e for e in events if "val/f1" in e), key=lambda e: e["val/f1"])
   assert final["f1"] == pytest.approx(best["val/f1"], abs=1e-6)
   keys = set().union(*events)
@@ -116,8 +114,8 @@ def test_killed_and_resumed_run_ends_with_the_same_final_metrics(repo, tmp_path,
   a, b = _final(tmp_path / "straight"), _final(wd)
   for k in ("precision", "recall", "f1", "iou", "tp", "fp", "fn", "checkpoint_step"):
     assert a[k] == pytest.approx(b[k], rel=1e-6), k
-  la = {e["step"]: e["train/loss"] for e in metric_writers.read(str(tmp_path / "straight")) if "train/loss" in e}
-  lb = {e["step"]: e["train/loss"] for e in metric_writers.read(str(wd)) if "train/loss" in e}
+  la = {e["step"]: e["train/loss"] for e in metric_writer.read(str(tmp_path / "straight")) if "train/loss" in e}
+  lb = {e["step"]: e["train/loss"] for e in metric_writer.read(str(wd)) if "train/loss" in e}
   assert la.keys() == lb.keys()
   np.testing.assert_allclose([la[s] for s in la], [lb[s] for s in la], rtol=1e-5)
 
@@ -128,7 +126,7 @@ def test_one_and_four_devices_log_the_same_train_loss(repo, tmp_path, tfds_dir):
     rc, out = _main(repo, tmp_path / f"d{n}", tfds_dir, devices=n)
     assert rc == 0, out
     assert f"{n} devices" in out
-    runs[n] = {e["step"]: e["train/loss"] for e in metric_writers.read(str(tmp_path / f"d{n}"))
+    runs[n] = {e["step"]: e["train/loss"] for e in metric_writer.read(str(tmp_path / f"d{n}"))
                if "train/loss" in e}
   assert runs[1].keys() == runs[4].keys()
   for s in runs[1]:

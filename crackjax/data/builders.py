@@ -7,7 +7,7 @@ which tfds decodes with PIL when TensorFlow is absent. Read them with `builder.a
 Builders: `SyntheticCracks` (the embedded default) and the real datasets read from the user's copy
 (`ManualCrackDataset` subclasses: crack_folder, cfd, deepcrack, crack500, two_stage_crack, hrrc), each
 with its official layout and splits in `MANUAL_DOWNLOAD_INSTRUCTIONS`. Real data are checked in full
-before anything is written (crackjax/data/validation.py); masks are normalised to {0, 1} by the rule in
+before anything is written (crackjax/data/pair_check.py); masks are normalised to {0, 1} by the rule in
 crackjax/data/mask_encoding.py.
 """
 
@@ -23,10 +23,8 @@ import PIL.Image
 import tensorflow_datasets as tfds
 
 from crackjax.data import mask_encoding
+from crackjax.data import pair_check
 from crackjax.data import synthetic
-from crackjax.data import validation
-
-SPLITS = ("train", "val", "test")
 
 
 def encode_png(array: np.ndarray) -> bytes:
@@ -70,13 +68,13 @@ class SyntheticCracks(tfds.core.GeneratorBasedBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(builder=self, features=crack_features(),
-                                 description=self.__doc__, homepage="https://github.com/crackjax")
+                                 description=self.__doc__)
 
   def _split_generators(self, dl_manager):
     del dl_manager
     sizes = self.builder_config.split_sizes
     offsets = {"train": 0, "val": 1_000_000, "test": 2_000_000}
-    return {s: self._generate_examples(offsets[s], sizes[s]) for s in SPLITS if sizes[s] > 0}
+    return {s: self._generate_examples(offsets[s], sizes[s]) for s in pair_check.SPLITS if sizes[s] > 0}
 
   def _generate_examples(self, offset: int, count: int):
     cfg = self.builder_config
@@ -105,7 +103,7 @@ def image_record_bytes(path: str) -> bytes:
 
 class ManualCrackConfig(tfds.core.BuilderConfig):
   """One user copy of a dataset. The name holds the copy's fingerprint (relative paths and sizes of its
-  files, see `validation.Listing.fingerprint`), so a changed copy is prepared afresh instead of reusing
+  files, see `pair_check.Listing.fingerprint`), so a changed copy is prepared afresh instead of reusing
   stale records; `skip_bad_pairs` does not change the bytes of a successful preparation (without it,
   a copy with bad pairs is not prepared at all), so it is not part of the name."""
 
@@ -138,7 +136,7 @@ class ManualCrackDataset(tfds.core.GeneratorBasedBuilder):
 
   Every subclass yields `crack_features()`: the image's own bytes (see `image_record_bytes`), the mask
   normalised to {0, 1} by `mask_encoding`'s rule and stored as a single-channel PNG, and the stem.
-  Nothing is written until every pair has been checked (`validation.check`).
+  Nothing is written until every pair has been checked (`pair_check.check`).
   """
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "First release."}
@@ -149,7 +147,7 @@ class ManualCrackDataset(tfds.core.GeneratorBasedBuilder):
 
   @classmethod
   @abc.abstractmethod
-  def list_pairs(cls, root: str) -> validation.Listing:
+  def list_pairs(cls, root: str) -> pair_check.Listing:
     """The pairs of the copy at `root` by split, and the layout problems, without opening any file."""
 
   @classmethod
@@ -158,24 +156,24 @@ class ManualCrackDataset(tfds.core.GeneratorBasedBuilder):
     return mask_encoding.read_mask(path)
 
   @classmethod
-  def listing(cls, root: str) -> validation.Listing:
+  def listing(cls, root: str) -> pair_check.Listing:
     """`list_pairs` plus the checks every layout shares: the folder exists, the required splits."""
     root = os.path.abspath(os.path.expanduser(root))
     if not os.path.isdir(root):
-      listing = validation.Listing(root)
-      listing.problems.append(validation.Problem(
+      listing = pair_check.Listing(root)
+      listing.problems.append(pair_check.Problem(
           root, f"config.data.manual_dir does not exist or is not a folder. {cls.LAYOUT}"))
       return listing
     listing = cls.list_pairs(root)
     fatal = any(p.stem is None for p in listing.problems)
     if (fatal and cls is not CrackFolder and _find_dir(root, ["images"]) and _find_dir(root, ["masks"])
         and os.path.exists(os.path.join(root, "splits.csv"))):
-      listing.problems.append(validation.Problem(
+      listing.problems.append(pair_check.Problem(
           root, "this folder is in the crack_folder layout (images/, masks/, splits.csv): read it with "
           "--config.data.name=crack_folder"))
     for split in cls.REQUIRED_SPLITS:
       if split not in listing.splits and not any(p.stem is None for p in listing.problems):
-        listing.problems.append(validation.Problem(
+        listing.problems.append(pair_check.Problem(
             root, f"no {split!r} split found. {cls.LAYOUT}"))
     return listing
 
@@ -186,7 +184,7 @@ class ManualCrackDataset(tfds.core.GeneratorBasedBuilder):
     return ManualCrackConfig(name=name, description=f"{cls.name} prepared from {root}",
                              skip_bad_pairs=skip_bad_pairs)
 
-  def validate(self, manual_dir: str) -> validation.Report:
+  def validate(self, manual_dir: str) -> pair_check.Report:
     """Checks every pair of the copy at `manual_dir` (cached per folder for this builder)."""
     root = os.path.abspath(os.path.expanduser(os.fspath(manual_dir)))
     cached = getattr(self, "_report", None)
@@ -194,11 +192,11 @@ class ManualCrackDataset(tfds.core.GeneratorBasedBuilder):
       listing = self.listing(root)
       expected = self.builder_config.name.rsplit("_", 1)[-1]
       if listing.fingerprint() != expected:
-        raise validation.ValidationError(
+        raise pair_check.ValidationError(
             f"{self.name}: the files in {root} (fingerprint {listing.fingerprint()}) are not the copy "
             f"this builder config was made for ({self.builder_config.name}); make the config with "
             f"{type(self).__name__}.config_for({root!r}).")
-      self._report = validation.check(listing, self.read_mask, expected_size=self.EXPECTED_SIZE)
+      self._report = pair_check.check(listing, self.read_mask, expected_size=self.EXPECTED_SIZE)
     return self._report
 
   def _info(self) -> tfds.core.DatasetInfo:
@@ -226,11 +224,11 @@ def _hash_split(stem: str) -> str:
 
 
 def _folder_pairs(listing, images_dir, masks_dir, split_of, *, mask_suffix="",
-                  mask_extensions=validation.MASK_EXTENSIONS):
-  images = validation.data_files(images_dir, validation.IMAGE_EXTENSIONS, listing)
-  masks = validation.data_files(masks_dir, mask_extensions, listing)
+                  mask_extensions=pair_check.MASK_EXTENSIONS):
+  images = pair_check.data_files(images_dir, pair_check.IMAGE_EXTENSIONS, listing)
+  masks = pair_check.data_files(masks_dir, mask_extensions, listing)
   rel_i, rel_m = listing.rel(images_dir), listing.rel(masks_dir)
-  validation.match_pairs(listing, images, masks, split_of, mask_suffix=mask_suffix,
+  pair_check.match_pairs(listing, images, masks, split_of, mask_suffix=mask_suffix,
                          image_hint=f"{rel_i}/{{stem}}.jpg or .png",
                          mask_hint=f"{rel_m}/{{stem}}{mask_suffix}.png")
 
@@ -242,7 +240,7 @@ def _missing_folder(listing, root, what: str, layout: str) -> None:
     if os.path.isdir(os.path.join(root, sub, what.split("/")[0])):
       hint = f" It is in {os.path.join(root, sub)}: point config.data.manual_dir there."
       break
-  listing.problems.append(validation.Problem(root, f"no folder {what}/.{hint} {layout}"))
+  listing.problems.append(pair_check.Problem(root, f"no folder {what}/.{hint} {layout}"))
 
 
 class CrackFolder(ManualCrackDataset):
@@ -260,7 +258,7 @@ class CrackFolder(ManualCrackDataset):
 
   @classmethod
   def list_pairs(cls, root):
-    listing = validation.Listing(root)
+    listing = pair_check.Listing(root)
     images_dir, masks_dir = _find_dir(root, ["images"]), _find_dir(root, ["masks"])
     for d, what in ((images_dir, "images"), (masks_dir, "masks")):
       if d is None:
@@ -270,11 +268,11 @@ class CrackFolder(ManualCrackDataset):
     _folder_pairs(listing, images_dir, masks_dir, _hash_split)
     csv_path = os.path.join(root, "splits.csv")
     if os.path.exists(csv_path):
-      splits = validation.read_splits_csv(listing, csv_path)
+      splits = pair_check.read_splits_csv(listing, csv_path)
       if splits is not None:
-        validation.apply_splits_csv(listing, splits, "splits.csv")
+        pair_check.apply_splits_csv(listing, splits, "splits.csv")
     else:
-      listing.splits = tuple(s for s in validation.SPLITS if any(p.split == s for p in listing.pairs))
+      listing.splits = tuple(s for s in pair_check.SPLITS if any(p.split == s for p in listing.pairs))
     return listing
 
 
@@ -299,7 +297,7 @@ class Cfd(ManualCrackDataset):
 
   @classmethod
   def list_pairs(cls, root):
-    listing = validation.Listing(root)
+    listing = pair_check.Listing(root)
     images_dir = _find_dir(root, ["image", "images", "img"])
     masks_dir = _find_dir(root, ["groundTruth", "gt", "masks", "mask"])
     if images_dir is None:
@@ -309,13 +307,13 @@ class Cfd(ManualCrackDataset):
     if listing.problems:
       return listing
     _folder_pairs(listing, images_dir, masks_dir, lambda s: "train",
-                  mask_extensions=(".mat",) + validation.MASK_EXTENSIONS)
+                  mask_extensions=(".mat",) + pair_check.MASK_EXTENSIONS)
     kept = []
     for pair in listing.pairs:
       if pair.stem.isdigit():
-        kept.append(validation.Pair(pair.stem, cls.split_of(pair.stem), pair.image, pair.mask))
+        kept.append(pair_check.Pair(pair.stem, cls.split_of(pair.stem), pair.image, pair.mask))
       else:
-        listing.problems.append(validation.Problem(
+        listing.problems.append(pair_check.Problem(
             listing.rel(pair.image), "not a CFD image name (NNN.jpg, 001..118), so its split is "
             "unknown; use config.data.name=crack_folder with a splits.csv for other data", pair.stem))
     listing.pairs = kept
@@ -344,7 +342,7 @@ class DeepCrack(ManualCrackDataset):
 
   @classmethod
   def list_pairs(cls, root):
-    listing = validation.Listing(root)
+    listing = pair_check.Listing(root)
     folders = {}
     for split in ("train", "test"):
       for kind in ("img", "lab"):
@@ -365,7 +363,7 @@ def _check_unique_stems(listing) -> None:
   seen = {}
   for pair in listing.pairs:
     if pair.stem in seen:
-      listing.problems.append(validation.Problem(
+      listing.problems.append(pair_check.Problem(
           listing.rel(pair.image), f"stem {pair.stem!r} is also in split {seen[pair.stem]!r} "
           f"({listing.rel(pair.image)}); an image may be in one split only", pair.stem))
     seen.setdefault(pair.stem, pair.split)
@@ -388,7 +386,7 @@ class Crack500(ManualCrackDataset):
 
   @classmethod
   def list_pairs(cls, root):
-    listing = validation.Listing(root)
+    listing = pair_check.Listing(root)
     found = {s: _find_dir(root, [f]) for s, f in cls.FOLDERS.items()}
     for split in ("train", "test"):
       if found[split] is None:
@@ -398,14 +396,14 @@ class Crack500(ManualCrackDataset):
     for split, folder in found.items():
       if folder is None:
         continue
-      files = validation.data_files(folder, validation.IMAGE_EXTENSIONS, listing)
+      files = pair_check.data_files(folder, pair_check.IMAGE_EXTENSIONS, listing)
       masks = [p for p in files if os.path.splitext(os.path.basename(p))[0].endswith("_mask")]
       images = [p for p in files if p not in set(masks)]
-      validation.match_pairs(listing, images, masks, lambda s, split=split: split, mask_suffix="_mask",
+      pair_check.match_pairs(listing, images, masks, lambda s, split=split: split, mask_suffix="_mask",
                              image_hint=f"{listing.rel(folder)}/{{stem}}.jpg",
                              mask_hint=f"{listing.rel(folder)}/{{stem}}_mask.png")
     _check_unique_stems(listing)
-    listing.splits = tuple(s for s in validation.SPLITS if found[s] is not None)
+    listing.splits = tuple(s for s in pair_check.SPLITS if found[s] is not None)
     return listing
 
 
@@ -413,15 +411,15 @@ _IMAGE_DIRS = ("images", "image", "img", "imgs")
 _MASK_DIRS = ("masks", "mask", "labels", "label", "gt", "groundtruth", "ground_truth")
 
 
-def _split_folder_pairs(cls, root) -> validation.Listing:
+def _split_folder_pairs(cls, root) -> pair_check.Listing:
   """<root>/<split>/{images,masks}/ for split in train/val/test (train and test required)."""
-  listing = validation.Listing(root)
-  present = [s for s in validation.SPLITS if _find_dir(root, [s]) is not None]
+  listing = pair_check.Listing(root)
+  present = [s for s in pair_check.SPLITS if _find_dir(root, [s]) is not None]
   for split in present:
     split_dir = _find_dir(root, [split])
     images_dir, masks_dir = _find_dir(split_dir, _IMAGE_DIRS), _find_dir(split_dir, _MASK_DIRS)
     if images_dir is None or masks_dir is None:
-      listing.problems.append(validation.Problem(
+      listing.problems.append(pair_check.Problem(
           listing.rel(split_dir), f"needs an images/ and a masks/ folder. {cls.LAYOUT}"))
       continue
     _folder_pairs(listing, images_dir, masks_dir, lambda s, split=split: split)

@@ -22,7 +22,6 @@ their own), so memory stays bounded however many images the split holds.
 
 from __future__ import annotations
 
-import collections
 import io
 import os
 import shutil
@@ -32,6 +31,8 @@ import numpy as np
 import PIL.Image
 from array_record.python import array_record_data_source
 from array_record.python import array_record_module
+
+from crackjax.data import lru_cache
 
 _RECORDS = "tiles.array_record"
 _INDEX = "index.npz"
@@ -111,6 +112,12 @@ def load_or_build(source, cache_dir: str, split: str, tile: int, codec: str = "p
   return path
 
 
+def _tile_bytes(tile) -> int:
+  """The cache cost of a decoded (image, mask or None) tile: its bytes."""
+  image, mask = tile
+  return image.nbytes + (mask.nbytes if mask is not None else 0)
+
+
 class TiledImages:
   """Crops from a tile store. `crop(i, y, x, size)` -> image `[S, S, 3] uint8`, mask `[S, S, 1] uint8`
   ({0, 1}), zero-padded where the image is smaller, exactly like `pipeline.crop` of the full image.
@@ -124,21 +131,20 @@ class TiledImages:
       self.offsets, self.shapes, self.tile = z["offsets"], z["shapes"], int(z["tile"])
       self.codec = str(z["codec"])
     self._reader = None
-    self._cache, self._cached_bytes = collections.OrderedDict(), 0
+    self._cache = lru_cache.LRUCache(self.cache_bytes, _tile_bytes)
 
   def __len__(self) -> int:
     return len(self.shapes)
 
   def __getstate__(self):
     state = dict(self.__dict__)
-    state.update(_reader=None, _cache=collections.OrderedDict(), _cached_bytes=0)
+    state.update(_reader=None)   # opened again in each process; the cache pickles empty
     return state
 
   def _tile(self, i: int, r: int, c: int):
-    key = (i, r, c)
-    if key in self._cache:
-      self._cache.move_to_end(key)
-      return self._cache[key]
+    return self._cache.get((i, r, c), lambda: self._read_tile(i, r, c))
+
+  def _read_tile(self, i: int, r: int, c: int):
     if self._reader is None:
       self._reader = array_record_data_source.ArrayRecordDataSource(os.path.join(self.path, _RECORDS))
     h, w = (int(v) for v in self.shapes[i])
@@ -148,15 +154,7 @@ class TiledImages:
     shape = (min(t, h - r * t), min(t, w - c * t))
     image = _decode(record[4:4 + n], self.codec, shape + (3,))
     mask = _decode(record[4 + n:], self.codec, shape) if len(record) > 4 + n else None
-    value = (image, mask)
-    size = image.nbytes + (mask.nbytes if mask is not None else 0)
-    if size <= self.cache_bytes:
-      self._cache[key] = value
-      self._cached_bytes += size
-      while self._cached_bytes > self.cache_bytes:
-        _, (old_i, old_m) = self._cache.popitem(last=False)
-        self._cached_bytes -= old_i.nbytes + (old_m.nbytes if old_m is not None else 0)
-    return value
+    return image, mask
 
   def crop(self, i: int, y: int, x: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     h, w = (int(v) for v in self.shapes[i])

@@ -41,6 +41,7 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import traverse_util
 
 # State-dict prefixes that belong to classification heads, not to any backbone here.
 IGNORED_PREFIXES = ("fc.", "head.", "classifier.", "incre_modules.", "downsamp_modules.", "final_layer.",
@@ -77,26 +78,6 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
 
 def is_converted(arrays: dict) -> bool:
   return bool(arrays) and all(k.startswith(("params/", "batch_stats/")) for k in arrays)
-
-
-def _flatten(tree, prefix=()) -> dict[tuple, object]:
-  out = {}
-  for k, v in tree.items():
-    if isinstance(v, dict) or hasattr(v, "items"):
-      out.update(_flatten(v, prefix + (k,)))
-    else:
-      out[prefix + (k,)] = v
-  return out
-
-
-def _unflatten(flat: dict[tuple, np.ndarray]) -> dict:
-  tree: dict = {}
-  for path, v in flat.items():
-    node = tree
-    for k in path[:-1]:
-      node = node.setdefault(k, {})
-    node[path[-1]] = v
-  return tree
 
 
 def convert(state_dict: dict[str, np.ndarray], params_shapes, stats_shapes) -> tuple[dict, dict]:
@@ -151,11 +132,11 @@ def convert(state_dict: dict[str, np.ndarray], params_shapes, stats_shapes) -> t
   out = []
   for tree in (params_shapes, stats_shapes):
     flat = {}
-    for path, leaf in _flatten(tree).items():
+    for path, leaf in traverse_util.flatten_dict(tree).items():
       value = fetch(path[:-1], path[-1], leaf.shape)
       if value is not None:
         flat[path] = value
-    out.append(_unflatten(flat))
+    out.append(traverse_util.unflatten_dict(flat))
   errors[:0] = [f"missing {m}.* (Flax {', '.join(leaves)})" for m, leaves in missing.items()]
   unused = sorted(k for k in state_dict if k not in used and not k.endswith("num_batches_tracked")
                   and not k.startswith(IGNORED_PREFIXES))
@@ -169,8 +150,9 @@ def convert(state_dict: dict[str, np.ndarray], params_shapes, stats_shapes) -> t
 
 
 def to_npz_dict(params: dict, batch_stats: dict) -> dict[str, np.ndarray]:
-  out = {"params/" + "/".join(p): np.asarray(v) for p, v in _flatten(params).items()}
-  out.update({"batch_stats/" + "/".join(p): np.asarray(v) for p, v in _flatten(batch_stats).items()})
+  out = {"params/" + "/".join(p): np.asarray(v) for p, v in traverse_util.flatten_dict(params).items()}
+  out.update({"batch_stats/" + "/".join(p): np.asarray(v)
+              for p, v in traverse_util.flatten_dict(batch_stats).items()})
   return out
 
 
@@ -179,7 +161,7 @@ def from_npz_dict(arrays: dict, params_shapes, stats_shapes) -> tuple[dict, dict
   out, errors, seen = [], [], set()
   for col, tree in (("params", params_shapes), ("batch_stats", stats_shapes)):
     flat = {}
-    for path, leaf in _flatten(tree).items():
+    for path, leaf in traverse_util.flatten_dict(tree).items():
       key = col + "/" + "/".join(path)
       seen.add(key)
       if key not in arrays:
@@ -188,7 +170,7 @@ def from_npz_dict(arrays: dict, params_shapes, stats_shapes) -> tuple[dict, dict
         errors.append(f"{key}: shape {arrays[key].shape}, the model needs {tuple(leaf.shape)}")
       else:
         flat[path] = np.asarray(arrays[key], np.float32)
-    out.append(_unflatten(flat))
+    out.append(traverse_util.unflatten_dict(flat))
   extra = sorted(set(arrays) - seen)
   if extra:
     errors.append(f"{len(extra)} arrays the backbone lacks: {extra[:8]}")
@@ -218,7 +200,7 @@ def load_backbone(path: str, params_shapes, stats_shapes) -> tuple[dict, dict]:
 def load_pretrained(state, model_config, sharding):
   """`state` with its `backbone` params and batch_stats read from `model_config.pretrained_path`.
 
-  `state` is a `crackjax.state.TrainState` (anything with `params`, `batch_stats` and `replace`); the
+  `state` is a `crackjax.training.state.TrainState` (anything with `params`, `batch_stats` and `replace`); the
   new leaves are placed with `sharding` (replicated). The optimizer state needs no change: AdamW's
   moments start at zero whatever the parameters are. Returns `state` unchanged when the path is "".
   """

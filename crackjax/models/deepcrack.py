@@ -12,7 +12,7 @@ concatenated and fused by a 1x1 conv (no bias) into the final prediction. Inputs
 
 Deep supervision as in the reference: loss = sum_k w_k L(side_k) + L(fused) with side weights
 (0.5, 0.75, 1.0, 0.75, 0.5) (`model.deep_supervision_weights`); inference uses the fused output.
-(The step normalises by 1 + sum w_k; see crackjax/step.py.)
+(The step normalises by 1 + sum w_k; see crackjax/training/step.py.)
 
 Differences: one logit per pixel instead of two softmax classes; the side convs have a bias,
 initialised to logit(`model.output_prior`), and the fusion weights start at 1/5 (HED's

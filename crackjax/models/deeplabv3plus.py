@@ -26,8 +26,9 @@ import jax.numpy as jnp
 from crackjax.models import layers
 from crackjax.models import options
 from crackjax.models import register
-from crackjax.models import resnet
-from crackjax.models import xception
+from crackjax.models.backbones import resnet
+from crackjax.models.backbones import xception
+
 
 RATES = (6, 12, 18)      # at output stride 16
 CHANNELS = 256

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 from crackjax.models import layers
 from crackjax.models import options
 from crackjax.models import register
-from crackjax.models import vgg
+from crackjax.models.backbones import vgg
 
 
 class FCN8s(nn.Module):

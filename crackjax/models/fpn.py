@@ -23,7 +23,8 @@ import jax.numpy as jnp
 from crackjax.models import layers
 from crackjax.models import options
 from crackjax.models import register
-from crackjax.models import resnet
+from crackjax.models.backbones import resnet
+
 
 PYRAMID = 256
 HEAD = 128

@@ -31,7 +31,8 @@ import jax.numpy as jnp
 from crackjax.models import layers
 from crackjax.models import options
 from crackjax.models import register
-from crackjax.models import resnet
+from crackjax.models.backbones import resnet
+
 
 # name -> (stage-1 bottleneck blocks, modules in stages 2..4, basic blocks per branch)
 VARIANTS = {"hrnetv2": (4, (1, 4, 3), 4), "hrnetv2_small_v2": (2, (1, 3, 2), 2)}

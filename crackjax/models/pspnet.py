@@ -27,7 +27,8 @@ import jax.numpy as jnp
 from crackjax.models import layers
 from crackjax.models import options
 from crackjax.models import register
-from crackjax.models import resnet
+from crackjax.models.backbones import resnet
+
 
 BINS = (1, 2, 3, 6)
 AUX_WEIGHT = 0.4   # semseg's aux_weight

@@ -71,4 +71,4 @@ def build(model_config) -> UNet:
   options.width(model_config, None)      # U-Net's width is model.base_channels
   options.no_side_outputs(model_config)
   return UNet(base_channels=model_config.base_channels, depth=model_config.depth,
-              dtype=jnp.dtype(model_config.dtype), output_prior=model_config.output_prior)
+              dtype=options.dtype(model_config), output_prior=options.output_prior(model_config))

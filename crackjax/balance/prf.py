@@ -1,0 +1,204 @@
+"""Balanced learning by a recurrent adaptive network (RAN): the PRF state and its pure update.
+
+Zhang et al., "Balanced Learning for Road Crack Segmentation", Remote Sensing 2022, 14(14):3275, treat
+precision and recall as two bodies at different temperatures. Over each training interval the gap between
+them is measured by an adaptive factor, PRF; its sign gives the direction and its size the strength with
+which the positive/negative loss weights (feature level) and the positive-patch sampling rate (sample
+level) move. Applied again and again, precision and recall flow toward each other.
+
+The paper's formulas are not public, so we define them here (see docs/balanced_learning.md):
+
+    P   = TP / (TP + FP)          (1 when nothing was predicted positive: maximally conservative)
+    R   = TP / (TP + FN)          (interval skipped when it saw no positive pixel)
+    PRF = (P - R) / (P + R)       ('ratio', default, in [-1, 1])
+        | P - R                   ('diff')
+        | log(P / R)              ('log_ratio', P and R floored at 1e-6)
+    log w_pos += eta_w * PRF,  log w_neg -= eta_w * PRF      (clipped to [log w_min, log w_max])
+    logit q   += eta_s * PRF                                  (clipped to [logit q_min, logit q_max])
+
+When P > R the model is too conservative, so positives gain loss weight and positive patches are
+sampled more often; when R > P the negatives gain. PRF = 0 changes nothing.
+
+This module is pure and imports nothing from data, models or train. `BalanceState` lives inside the
+train state, `accumulate` runs on every step and `update` fires in-graph every `interval` steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import chex
+import flax
+import jax
+import jax.numpy as jnp
+import scipy.special
+
+
+PRF_KINDS = ("ratio", "diff", "log_ratio")
+
+
+@dataclasses.dataclass(frozen=True)
+class BalanceRule:
+  """Static (hashable) description of how the balance state moves; built from `config.balance`.
+
+  Attributes:
+    interval: steps per interval; the update fires after every `interval`-th step.
+    prf: one of PRF_KINDS.
+    eta_weights: step size of the log loss weights per unit PRF (0 freezes the feature level).
+    eta_sampling: step size of the positive-sampling logit per unit PRF (0 freezes the sample level).
+    log_weight_bounds: (min, max) of log w_pos and log w_neg.
+    logit_bounds: (min, max) of the positive-sampling logit.
+    warmup_steps: intervals that close at or before this step measure P, R and PRF but move nothing
+      (at initialisation a network says "crack" at random, and PRF then measures noise, not bias).
+  """
+  interval: int
+  prf: str = "ratio"
+  eta_weights: float = 0.0
+  eta_sampling: float = 0.0
+  log_weight_bounds: tuple[float, float] = (-4.6, 4.6)
+  logit_bounds: tuple[float, float] = (-4.6, 4.6)
+  warmup_steps: int = 0
+
+  def __post_init__(self):
+    if self.interval < 1:
+      raise ValueError(f"config.balance.interval must be >= 1, got {self.interval}.")
+    if self.prf not in PRF_KINDS:
+      raise ValueError(f"config.balance.prf={self.prf!r} is unknown; choose one of {PRF_KINDS}.")
+    for name, (lo, hi) in (("weight", self.log_weight_bounds), ("rate", self.logit_bounds)):
+      if not lo <= hi:
+        raise ValueError(f"config.balance {name} bounds must satisfy min <= max, got ({lo}, {hi}).")
+
+
+@flax.struct.dataclass
+class BalanceState:
+  """All float32 scalars; a pytree carried (replicated) in the train state.
+
+  Attributes:
+    tp, fp, fn: pixel counts accumulated over the current interval (threshold 0.5, global batch).
+    pos_taken, patches_taken: positive patches / all patches trained on in the current interval.
+    pos_expected: sum over the interval's steps of (rate in force x patches): the expected pos_taken.
+    log_pos_weight, log_neg_weight: log of the BCE loss weights of crack / background pixels.
+    pos_logit: logit of q, the probability that a batch slot takes a positive patch.
+    precision, recall, prf: values measured at the last completed interval (for logging).
+    pos_fraction: realised share of positive patches over the last completed interval.
+    expected_fraction: the share the rates in force over that interval asked for.
+    updates: number of intervals that moved the state.
+  """
+  tp: jax.Array
+  fp: jax.Array
+  fn: jax.Array
+  pos_taken: jax.Array
+  patches_taken: jax.Array
+  pos_expected: jax.Array
+  log_pos_weight: jax.Array
+  log_neg_weight: jax.Array
+  pos_logit: jax.Array
+  precision: jax.Array
+  recall: jax.Array
+  prf: jax.Array
+  pos_fraction: jax.Array
+  expected_fraction: jax.Array
+  updates: jax.Array
+
+  @property
+  def pos_weight(self) -> jax.Array:
+    return jnp.exp(self.log_pos_weight)
+
+  @property
+  def neg_weight(self) -> jax.Array:
+    return jnp.exp(self.log_neg_weight)
+
+  @property
+  def pos_rate(self) -> jax.Array:
+    return jax.nn.sigmoid(self.pos_logit)
+
+
+def logit(q: float) -> float:
+  """logit(q) of a rate q, clipped to [1e-6, 1 - 1e-6] first (a rate of 0 or 1 stays finite)."""
+  return float(scipy.special.logit(min(max(float(q), 1e-6), 1 - 1e-6)))
+
+
+def init(pos_weight: float = 1.0, neg_weight: float = 1.0, pos_rate: float = 0.5) -> BalanceState:
+  """Initial balance state: zero counts, the given loss weights and positive-patch rate."""
+  if pos_weight <= 0 or neg_weight <= 0:
+    raise ValueError(f"loss weights must be > 0, got pos={pos_weight}, neg={neg_weight}.")
+  if not 0.0 <= pos_rate <= 1.0:
+    raise ValueError(f"positive-patch rate must lie in [0, 1], got {pos_rate}.")
+  f = lambda v: jnp.asarray(v, jnp.float32)
+  return BalanceState(
+      tp=f(0), fp=f(0), fn=f(0), pos_taken=f(0), patches_taken=f(0), pos_expected=f(0),
+      log_pos_weight=f(jnp.log(pos_weight)), log_neg_weight=f(jnp.log(neg_weight)),
+      pos_logit=f(logit(pos_rate)), precision=f(0), recall=f(0), prf=f(0),
+      pos_fraction=f(pos_rate), expected_fraction=f(pos_rate), updates=f(0))
+
+
+def accumulate(state: BalanceState, tp, fp, fn, pos_taken, patches_taken) -> BalanceState:
+  """Adds one step's global counts (scalars) to the interval accumulators."""
+  return state.replace(
+      tp=state.tp + tp, fp=state.fp + fp, fn=state.fn + fn,
+      pos_taken=state.pos_taken + pos_taken, patches_taken=state.patches_taken + patches_taken,
+      pos_expected=state.pos_expected + state.pos_rate * patches_taken)
+
+
+def precision_recall(tp, fp, fn) -> tuple[jax.Array, jax.Array]:
+  """Interval precision (1 if nothing predicted positive) and recall (0 if no positive pixel)."""
+  precision = jnp.where(tp + fp > 0, tp / jnp.maximum(tp + fp, 1e-12), 1.0)
+  recall = jnp.where(tp + fn > 0, tp / jnp.maximum(tp + fn, 1e-12), 0.0)
+  return precision, recall
+
+
+def prf(precision, recall, kind: str = "ratio") -> jax.Array:
+  """The adaptive factor: > 0 when precision exceeds recall, 0 when they are equal."""
+  if kind == "ratio":
+    total = precision + recall
+    return jnp.where(total > 0, (precision - recall) / jnp.maximum(total, 1e-12), 0.0)
+  if kind == "diff":
+    return precision - recall
+  if kind == "log_ratio":
+    return jnp.log(jnp.maximum(precision, 1e-6)) - jnp.log(jnp.maximum(recall, 1e-6))
+  raise ValueError(f"unknown PRF kind {kind!r}; choose one of {PRF_KINDS}.")
+
+
+def update(state: BalanceState, rule: BalanceRule, active=True) -> BalanceState:
+  """Closes an interval: measures P, R, PRF and moves weights and rate; resets the accumulators.
+
+  Pure and jit-compatible. An interval with no positive pixel (TP + FN = 0) measures nothing and moves
+  nothing (the accumulators are still reset); neither does one closed while `active` is False.
+  """
+  chex.assert_rank([state.tp, state.fp, state.fn], 0)
+  precision, recall = precision_recall(state.tp, state.fp, state.fn)
+  factor = prf(precision, recall, rule.prf)
+  valid = state.tp + state.fn > 0
+  factor = jnp.where(valid, factor, 0.0)
+  step = jnp.where(active, factor, 0.0)
+  lo_w, hi_w = rule.log_weight_bounds
+  lo_q, hi_q = rule.logit_bounds
+  log_pos = jnp.clip(state.log_pos_weight + rule.eta_weights * step, lo_w, hi_w)
+  log_neg = jnp.clip(state.log_neg_weight - rule.eta_weights * step, lo_w, hi_w)
+  logit = jnp.clip(state.pos_logit + rule.eta_sampling * step, lo_q, hi_q)
+  # A frozen level keeps its initial value even if it lies outside the bounds.
+  if rule.eta_weights == 0:
+    log_pos, log_neg = state.log_pos_weight, state.log_neg_weight
+  if rule.eta_sampling == 0:
+    logit = state.pos_logit
+  zero = jnp.zeros_like(state.tp)
+  return state.replace(
+      tp=zero, fp=zero, fn=zero, pos_taken=zero, patches_taken=zero, pos_expected=zero,
+      log_pos_weight=log_pos, log_neg_weight=log_neg, pos_logit=logit,
+      precision=jnp.where(valid, precision, state.precision),
+      recall=jnp.where(valid, recall, state.recall),
+      prf=factor,
+      pos_fraction=state.pos_taken / jnp.maximum(state.patches_taken, 1.0),
+      expected_fraction=state.pos_expected / jnp.maximum(state.patches_taken, 1.0),
+      updates=state.updates + (valid & active).astype(jnp.float32))
+
+
+def maybe_update(state: BalanceState, rule: BalanceRule, step: jax.Array) -> BalanceState:
+  """`update` when `step` (1-based count of completed steps) closes an interval, else unchanged.
+
+  Selected in-graph with `jnp.where`, so there is no host branch and no recompilation. Intervals that
+  close within the warm-up are measured but move nothing.
+  """
+  closes = (step % rule.interval) == 0
+  updated = update(state, rule, active=step > rule.warmup_steps)
+  return jax.tree.map(lambda new, old: jnp.where(closes, new, old), updated, state)

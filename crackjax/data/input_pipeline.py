@@ -1,0 +1,155 @@
+"""Grain pipelines: balanced patch pools for training, padded full images for evaluation.
+
+Training. Element `s` of the stream is the pool for step `s`: B positive and B negative candidate patches
+(B = global batch), drawn uniformly from the patch index with `np.random.default_rng([seed, s])`, cropped
+from the full images, then flipped/rotated and photometrically jittered. The jitted step picks each slot's
+patch at the rate held in the train state (crackjax/training/step.py). Each element depends only on (seed, s), so
+the stream is deterministic, identical for any number of workers, devices or hosts (host p loads only
+its slice of the global pool), and resumes exactly from Grain's iterator state.
+
+This package imports no JAX model code.
+"""
+
+from __future__ import annotations
+
+
+import grain
+import numpy as np
+
+from crackjax.data import lru_cache
+from crackjax.data.patch_index import PatchIndex
+
+
+def crop(array: np.ndarray, y: int, x: int, size: int) -> np.ndarray:
+  """`[H, W, C]` -> `[size, size, C]` window at (y, x), zero-padded where the image is smaller."""
+  out = array[y:y + size, x:x + size]
+  if out.shape[0] < size or out.shape[1] < size:
+    out = np.pad(out, ((0, size - out.shape[0]), (0, size - out.shape[1]), (0, 0)))
+  return out
+
+
+def dihedral(array: np.ndarray, code: int) -> np.ndarray:
+  """One of the 8 flips/90-degree rotations of a square `[S, S, C]` array (code in [0, 8))."""
+  array = np.rot90(array, k=code % 4, axes=(0, 1))
+  return array[:, ::-1] if code >= 4 else array
+
+
+def photometric(image: np.ndarray, brightness: float, contrast: float) -> np.ndarray:
+  """`[S, S, 3] uint8`: contrast scaled about the patch mean, then brightness shifted (fraction of 255)."""
+  x = image.astype(np.float32)
+  x = (x - x.mean()) * contrast + x.mean() + brightness * 255.0
+  return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+class FullImages:
+  """Crops from whole images decoded by a tfds data source, with an LRU of `cache_images` decoded images
+  per process (the right choice for images of up to a few megapixels; for larger ones see
+  crackjax/data/tile_store.py). `crop(i, y, x, size)` -> image `[S, S, 3] uint8`, mask `[S, S, 1] uint8`.
+  """
+
+  def __init__(self, source, cache_images: int = 32):
+    self.source, self.cache_images = source, cache_images
+    self._cache = lru_cache.LRUCache(cache_images)
+
+  def _example(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+    def load():
+      example = self.source[i]
+      return example["image"], example["mask"]
+    return self._cache.get(i, load)
+
+  def crop(self, i: int, y: int, x: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    image, mask = self._example(i)
+    return crop(image, y, x, size), crop(mask, y, x, size)
+
+
+class PoolSampler:
+  """Maps a step number to this process's slice of that step's pool of candidate patches.
+
+  Output: pos_image, neg_image `[b, S, S, 3] uint8`; pos_mask, neg_mask `[b, S, S, 1] uint8` {0, 1};
+  b = global_batch / process_count. Patches are cropped by `images` (anything with
+  `crop(i, y, x, size)`: `FullImages` of `source` by default, or a `tile_store.TiledImages`).
+  """
+
+  def __init__(self, source, index: PatchIndex, *, patch_size: int, global_batch: int, seed: int,
+               augment: bool = True, brightness: float = 0.1, contrast: float = 0.1,
+               process_index: int = 0, process_count: int = 1, cache_images: int = 32, images=None):
+    if len(index.pos) == 0 or len(index.neg) == 0:
+      raise ValueError(
+          f"the training split has {len(index.pos)} positive and {len(index.neg)} negative patches of "
+          f"size {patch_size}; both pools need patches. Lower config.data.patch_size or "
+          f"config.data.min_crack_pixels, or check that the masks hold cracks.")
+    if global_batch % process_count:
+      raise ValueError(f"config.batch_size={global_batch} must be divisible by {process_count} processes.")
+    self.images = images if images is not None else FullImages(source, cache_images)
+    self.index = index
+    self.patch_size, self.global_batch, self.seed = patch_size, global_batch, seed
+    self.augment, self.brightness, self.contrast = augment, brightness, contrast
+    local = global_batch // process_count
+    self.slice = slice(process_index * local, (process_index + 1) * local)
+
+  def draw(self, step: int) -> dict:
+    """The global pool's patch rows and augmentation parameters for `step` (cheap, no image I/O)."""
+    rng = np.random.default_rng([self.seed, step])
+    b = self.global_batch
+    return {
+        "pos": self.index.pos[rng.integers(len(self.index.pos), size=b)],
+        "neg": self.index.neg[rng.integers(len(self.index.neg), size=b)],
+        "dihedral": rng.integers(8, size=(2, b)),
+        "brightness": rng.uniform(-self.brightness, self.brightness, size=(2, b)),
+        "contrast": rng.uniform(1 - self.contrast, 1 + self.contrast, size=(2, b)),
+    }
+
+  def __call__(self, step: int) -> dict:
+    plan = self.draw(int(step))
+    out = {}
+    for k, kind in enumerate(("pos", "neg")):
+      images, masks = [], []
+      for slot in range(self.slice.start, self.slice.stop):
+        image_id, y, x = (int(v) for v in plan[kind][slot])
+        image, mask = self.images.crop(image_id, y, x, self.patch_size)
+        if self.augment:
+          code = int(plan["dihedral"][k, slot])
+          image, mask = dihedral(image, code), dihedral(mask, code)
+          image = photometric(image, plan["brightness"][k, slot], plan["contrast"][k, slot])
+        images.append(image)
+        masks.append(mask)
+      out[f"{kind}_image"] = np.stack(images)
+      out[f"{kind}_mask"] = (np.stack(masks) > 0).astype(np.uint8)
+    return out
+
+
+def train_dataset(sampler: PoolSampler, num_steps: int, num_workers: int) -> grain.IterDataset:
+  """The stream of per-step pools, prefetched by `num_workers` processes (0: in this process)."""
+  ds = grain.MapDataset.range(num_steps).map(sampler).to_iter_dataset(
+      grain.ReadOptions(num_threads=0, prefetch_buffer_size=0))
+  if num_workers > 0:
+    ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers, per_worker_buffer_size=2))
+  return ds
+
+
+def pad_to_multiple(array: np.ndarray, height: int, width: int) -> np.ndarray:
+  """`[H, W, C]` -> `[height, width, C]`, mirrored at the bottom/right edges."""
+  h, w = array.shape[:2]
+  return np.pad(array, ((0, height - h), (0, width - w), (0, 0)), mode="symmetric")
+
+
+def full_image_batches(source, batch_size: int, stride: int):
+  """Yields evaluation batches of full images, each padded (mirror) to a multiple of `stride`.
+
+  Yields dicts: image `[b, H, W, 3] uint8` (b = batch_size; missing slots zero-filled), and per slot
+  the original `mask [h, w]` uint8, `stem` and `size` (h, w) for the valid slots only.
+  """
+  n = len(source)
+  for start in range(0, n, batch_size):
+    examples = [source[i] for i in range(start, min(start + batch_size, n))]
+    shapes = [e["image"].shape[:2] for e in examples]
+    height = -(-max(s[0] for s in shapes) // stride) * stride
+    width = -(-max(s[1] for s in shapes) // stride) * stride
+    images = np.zeros((batch_size, height, width, 3), np.uint8)
+    for j, e in enumerate(examples):
+      images[j] = pad_to_multiple(e["image"], height, width)
+    yield {"image": images,
+           "mask": [e["mask"][..., 0] for e in examples],
+           "stem": [e["stem"].decode() if isinstance(e["stem"], bytes) else str(e["stem"])
+                    for e in examples],
+           "size": shapes}

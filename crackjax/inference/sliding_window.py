@@ -1,0 +1,97 @@
+"""Sliding-window prediction of one image of any size: tiles of the mirror-padded image through the
+model in sharded batches, blended seam-free into an 8-bit probability map and a mask
+(geometry and blending: crackjax/inference/tile_grid.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+from crackjax.evaluation import full_images
+from crackjax.inference import tile_grid
+from crackjax.training import parallel
+
+
+@dataclasses.dataclass(frozen=True)
+class TileSettings:
+  """Sliding-window settings (pixels); see crackjax/inference/tile_grid.py for the blend."""
+  tile_size: int = 512
+  overlap: int = 128
+  margin: int = 32
+  tile_batch: int = 4   # tiles per device batch (rounded up to a multiple of the device count)
+
+  def check(self, multiple: int) -> None:
+    if self.tile_size < multiple or self.tile_size % multiple:
+      raise ValueError(f"--tile_size={self.tile_size} must be a positive multiple of "
+                       f"config.eval.pad_multiple={multiple} (the model needs sizes divisible by it).")
+    if not 0 <= 2 * self.margin <= self.overlap < self.tile_size:
+      raise ValueError(f"need 0 <= 2 * --margin <= --overlap < --tile_size, got margin={self.margin}, "
+                       f"overlap={self.overlap}, tile_size={self.tile_size}.")
+    if self.tile_batch < 1:
+      raise ValueError(f"--tile_batch={self.tile_batch} must be >= 1.")
+
+
+def image_grid(height: int, width: int, settings: TileSettings, multiple: int) -> tile_grid.TileGrid:
+  """The tile grid of an image of `height x width`, mirror-padded to multiples of `multiple` (as the
+  full-image evaluation pads): tiles of `settings.tile_size` (smaller along an axis where the padded
+  image is smaller) at origins that are multiples of `multiple`."""
+  tile_h, pad_h = tile_grid.padded_size(height, settings.tile_size, multiple)
+  tile_w, pad_w = tile_grid.padded_size(width, settings.tile_size, multiple)
+  return tile_grid.make_grid(pad_h, pad_w, tile_h, tile_w, overlap=settings.overlap,
+                          margin=settings.margin, align=multiple)
+
+
+def predict_image(predict_fn, state, batch_sharding, image: np.ndarray, *, threshold: float,
+                  settings: TileSettings, multiple: int,
+                  on_tiles: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """Sliding-window prediction of one image.
+
+  Args:
+    predict_fn: `(state, [B, h, w, 3] uint8) -> [B, h, w] float32` probabilities (inference.Restored).
+    image: `[H, W, 3] uint8`, any size.
+    threshold: a pixel is crack iff its blended probability p >= threshold (compared in float64).
+    multiple: tile sizes are multiples of this (config.eval.pad_multiple).
+    on_tiles: called with the number of tiles done after each batch (progress).
+
+  Returns:
+    `([H, W] uint8 round(255 p), [H, W] bool p >= threshold)`.
+  """
+  h, w = image.shape[:2]
+  grid = image_grid(h, w, settings, multiple)  # tiles() mirror-pads virtually to the grid's size
+  tile_h, tile_w = grid.tile_h, grid.tile_w
+  stitcher = tile_grid.Stitcher(grid)
+  prob8 = np.empty((h, w), np.uint8)
+  mask = np.empty((h, w), bool)
+  t = np.float64(threshold)
+
+  batch = full_images.eval_batch_size(settings.tile_batch)
+  rows = parallel.process_rows(batch)
+
+  def finish(start, stop, probs):
+    probs = parallel.gather(probs)
+    for j, i in enumerate(range(start, stop)):
+      for y0, band in stitcher.add(i, probs[j]):
+        y1 = min(y0 + len(band), h)
+        if y1 <= y0:
+          continue
+        band = band[:y1 - y0, :w]
+        prob8[y0:y1] = np.rint(np.clip(band, 0.0, 1.0) * 255.0).astype(np.uint8)
+        mask[y0:y1] = band >= t
+    if on_tiles is not None:
+      on_tiles(stop - start)
+
+  pending = None
+  for start, stop in tile_grid.iter_batches(len(grid), batch):
+    # This process's slots (parallel.process_rows) of the batch; slots past the last tile stay zero.
+    tiles = np.zeros((rows.stop - rows.start, tile_h, tile_w, 3), np.uint8)
+    a, b = min(start + rows.start, stop), min(start + rows.stop, stop)
+    tiles[:b - a] = tile_grid.tiles(image, grid, a, b)
+    probs = predict_fn(state, parallel.to_global({"x": tiles}, batch_sharding)["x"])
+    if pending is not None:  # overlap the device's work on this batch with stitching the last one
+      finish(*pending)
+    pending = (start, stop, probs)
+  finish(*pending)
+  return prob8, mask

@@ -1,0 +1,99 @@
+"""The pure, jit-compiled train step and the inference function.
+
+A train batch is a pool of positive and negative patch candidates (see crackjax/data/input_pipeline.py):
+
+    pos_image, neg_image: [B, h, w, 3] uint8      pos_mask, neg_mask: [B, h, w, 1] uint8 in {0, 1}
+
+Each of the B slots takes its positive candidate with probability q = sigmoid(balance.pos_logit) and
+its negative candidate otherwise, so the rate held in the train state governs the batch composition
+in-graph (deterministic under the state's RNG, no host branch, no recompilation).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from crackjax.balance import methods
+from crackjax.balance import prf
+from crackjax.evaluation import confusion
+from crackjax.training import compile_options
+from crackjax.training.state import TrainState
+
+
+def select_patches(key, batch: dict, pos_rate) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Chooses each slot's patch: returns (`[B, h, w, 3] float32` in [0, 1], `[B, h, w, 1] float32` labels,
+  `[B] bool` took-positive)."""
+  chex.assert_equal_shape([batch["pos_image"], batch["neg_image"]])
+  take_pos = jax.random.uniform(key, (batch["pos_image"].shape[0],)) < pos_rate
+  pick = lambda p, n: jnp.where(take_pos[:, None, None, None], p, n)
+  images = pick(batch["pos_image"], batch["neg_image"]).astype(jnp.float32) / 255.0
+  labels = pick(batch["pos_mask"], batch["neg_mask"]).astype(jnp.float32)
+  return images, labels, take_pos
+
+
+def deeply_supervised_loss(loss_of, out) -> jax.Array:
+  """`loss_of(logits)` for a `[B, H, W, 1]` output. For a deeply supervised model's train-mode dict
+  `{"logits", "side_logits", "side_weights"}` (crackjax/models/__init__.py) the method's loss on every
+  output, weighted: (L(logits) + sum_k w_k L(side_k)) / (1 + sum_k w_k), so its scale matches a
+  single-output model's. Metrics and balance statistics use `logits` (the fused output) only."""
+  if not isinstance(out, dict):
+    return loss_of(out)
+  total, norm = loss_of(out["logits"]), 1.0
+  for w, side in zip(out["side_weights"], out["side_logits"], strict=True):
+    chex.assert_equal_shape([side, out["logits"]])
+    total, norm = total + w * loss_of(side), norm + w
+  return total / norm
+
+
+def train_step(state: TrainState, batch: dict, *, balance_config, rule: prf.BalanceRule):
+  """One optimisation step. Returns (new state, metrics of this step as float32 scalars)."""
+  select_key, next_rng = jax.random.split(state.rng)
+  images, labels, take_pos = select_patches(select_key, batch, state.balance.pos_rate)
+  method = methods.get_method(balance_config.method)
+
+  def loss_fn(params):
+    out, updates = state.apply_fn({"params": params, "batch_stats": state.batch_stats}, images,
+                                  train=True, mutable=["batch_stats"])
+    loss_of = lambda lg: method.loss(lg, labels, state.balance, balance_config)
+    logits = out["logits"] if isinstance(out, dict) else out
+    chex.assert_shape(logits, labels.shape)
+    return deeply_supervised_loss(loss_of, out), (logits, updates)
+
+  (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  new_state = state.apply_gradients(grads=grads, batch_stats=updates["batch_stats"], rng=next_rng)
+
+  counts = confusion.confusion_counts(logits, labels)
+  pos_taken = jnp.sum(take_pos, dtype=jnp.float32)
+  bal = prf.accumulate(state.balance, counts["tp"], counts["fp"], counts["fn"], pos_taken,
+                               jnp.float32(take_pos.shape[0]))
+  bal = prf.maybe_update(bal, rule, new_state.step)
+  new_state = new_state.replace(balance=bal)
+  step_metrics = {"loss": loss, **counts, "pos_taken": pos_taken,
+                  "patches": jnp.float32(take_pos.shape[0]),
+                  "grad_norm": jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grads)))}
+  return new_state, step_metrics
+
+
+def make_train_step(config, state_sharding, batch_sharding):
+  """`train_step` bound to the config and compiled once with shardings; the state is donated."""
+  fn = functools.partial(train_step, balance_config=config.balance,
+                         rule=methods.balance_rule(config.balance))
+  return jax.jit(fn, in_shardings=(state_sharding, batch_sharding),
+                 out_shardings=(state_sharding, state_sharding), donate_argnums=(0,),
+                 compiler_options=compile_options.for_backend())
+
+
+def predict_probs(state: TrainState, images) -> jax.Array:
+  """`[B, H, W, 3] uint8` -> `[B, H, W] float32` crack probabilities (BatchNorm running averages)."""
+  logits = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats},
+                          images.astype(jnp.float32) / 255.0, train=False)
+  return jax.nn.sigmoid(logits[..., 0])
+
+
+def make_predict(state_sharding, batch_sharding):
+  return jax.jit(predict_probs, in_shardings=(state_sharding, batch_sharding),
+                 out_shardings=batch_sharding, compiler_options=compile_options.for_backend())

@@ -1,0 +1,208 @@
+"""The training loop: read this file top to bottom to follow one run.
+
+    data (tfds builder -> patch index -> Grain pool stream) -> jitted train_step (state incl. balance)
+    -> host loop: metrics.jsonl / TensorBoard / progress bar, validation, orbax checkpoints
+    -> at the end: the best checkpoint (by val/f1) evaluated on the test split -> eval/final.json
+
+All side effects live here; the step, losses, balance update and metrics are pure functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import jax
+import numpy as np
+import tqdm
+from absl import logging
+
+from crackjax import config_base
+from crackjax import json_file
+from crackjax import models
+from crackjax.balance import methods
+from crackjax.balance import prf
+from crackjax.data import input_pipeline
+from crackjax.data import patch_index
+from crackjax.data import sources
+from crackjax.evaluation import confusion
+from crackjax.evaluation import full_images
+from crackjax.models import convert_weights
+from crackjax.report import plots
+from crackjax.training import checkpoints
+from crackjax.training import metric_writer
+from crackjax.training import parallel
+from crackjax.training import state as state_lib
+from crackjax.training import step as step_lib
+
+
+def _is_due(step: int, every: int, total: int) -> bool:
+  return step == total or (every > 0 and step % every == 0)
+
+
+def _final_path(workdir: str) -> str:
+  return os.path.join(workdir, "eval", "final.json")
+
+
+def _train_metrics(pending: list[dict]) -> dict:
+  """Host-side reduction of the per-step metrics since the last log (one device->host transfer)."""
+  fetched = jax.device_get(pending)
+  counts = {k: float(sum(m[k] for m in fetched)) for k in ("tp", "fp", "fn")}
+  out = {f"train/{k}": v for k, v in confusion.scores(counts).items()}
+  out["train/loss"] = float(np.mean([m["loss"] for m in fetched]))
+  out["train/grad_norm"] = float(np.mean([m["grad_norm"] for m in fetched]))
+  out["train/pos_patch_fraction"] = (sum(float(m["pos_taken"]) for m in fetched)
+                                     / sum(float(m["patches"]) for m in fetched))
+  return out
+
+
+def _balance_metrics(bal: prf.BalanceState) -> dict:
+  bal = jax.device_get(bal)
+  return {"balance/precision": bal.precision, "balance/recall": bal.recall, "balance/prf": bal.prf,
+          "balance/pos_weight": np.exp(bal.log_pos_weight),
+          "balance/neg_weight": np.exp(bal.log_neg_weight),
+          "balance/pos_rate": 1.0 / (1.0 + np.exp(-bal.pos_logit)),
+          "data/pos_fraction": bal.pos_fraction, "data/expected_pos_fraction": bal.expected_fraction}
+
+
+def _prepare_data(d) -> tuple:
+  """The prepared tfds builder of `config.data` and its train split's patch index (both cached on disk)."""
+  builder = sources.get_builder(d)
+  index = patch_index.load_or_build(
+      sources.split_source(builder, "train", decode_images=False), builder.data_dir, "train",
+      d.patch_size, d.patch_stride, d.min_crack_pixels)
+  return builder, index
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+  """Trains `config` in `workdir` (resuming if it holds a checkpoint); returns the final test metrics."""
+  workdir = os.path.abspath(workdir)
+  final_path = _final_path(workdir)
+  config_base.save_or_check(config, workdir, write=parallel.is_main_process())
+  parallel.check_shared_directory(workdir)
+  if os.path.exists(final_path):
+    with open(final_path) as f:
+      final = json.load(f)
+    if final.get("total_steps") == config.total_steps:
+      logging.info("Run in %s is complete (%d steps); final test metrics in %s. Nothing to do.",
+                   workdir, config.total_steps, final_path)
+      return final
+
+  # Devices.
+  mesh = parallel.make_mesh()
+  data_sharding, repl = parallel.batch_sharding(mesh), parallel.replicated(mesh)
+  parallel.check_batch_size(config.batch_size)
+  logging.info("%d devices (%d processes), global batch %d", jax.device_count(),
+               jax.process_count(), config.batch_size)
+
+  # Data: prepared tfds dataset, patch index of the train split, the stream of patch pools.
+  # Process 0 prepares first; the others then reuse its files on a shared filesystem.
+  d = config.data
+  builder, index = parallel.process_0_first(lambda: _prepare_data(d), "prepare_data")
+  logging.info("train patches: %d positive, %d negative (natural positive rate %.4f); crack pixels %.4f%%",
+               len(index.pos), len(index.neg), index.natural_pos_rate, 100 * index.pixel_pos_fraction)
+  sampler = input_pipeline.PoolSampler(
+      sources.split_source(builder, "train"), index, patch_size=d.patch_size,
+      global_batch=config.batch_size, seed=config.seed, augment=d.augment, brightness=d.brightness,
+      contrast=d.contrast, process_index=jax.process_index(), process_count=jax.process_count(),
+      cache_images=d.cache_images,
+      images=parallel.process_0_first(lambda: sources.crop_source(builder, "train", d), "crop_source"))
+  train_iter = iter(input_pipeline.train_dataset(sampler, config.total_steps, d.num_workers))
+
+  # Model, optimizer and the train state (balance state initialised from the data's statistics).
+  model = models.get_model(config.model)
+  tx = state_lib.make_optimizer(config.optimizer, config.total_steps)
+  balance0 = methods.initial_balance(config.balance, index.natural_pos_rate, index.pixel_pos_fraction)
+  state = state_lib.create(model, tx, config.seed, d.patch_size, balance0, repl)
+
+  # Resume from the latest checkpoint, if any.
+  ckpt = checkpoints.Checkpointer(os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
+  start = ckpt.latest_step() or 0
+  if start:
+    state = ckpt.restore(start, state, train_iter)
+    logging.info("Resuming from the checkpoint at step %d in %s.", start, ckpt.directory)
+  elif config.model.pretrained_path:   # a fresh run: backbone weights from the user's file
+    state = convert_weights.load_pretrained(state, config.model, repl)
+    logging.info("Backbone weights loaded from %s.", config.model.pretrained_path)
+  writer = metric_writer.MetricWriter(workdir, resume_step=start)
+
+  train_step = step_lib.make_train_step(config, repl, data_sharding)
+  predict = step_lib.make_predict(repl, data_sharding)
+  val_source = sources.split_source(builder, "val") if "val" in builder.info.splits else None
+  if config.eval.final_split not in ("test", "val") or (
+      config.eval.final_split == "val" and val_source is None):
+    raise ValueError(
+        f"config.eval.final_split={config.eval.final_split!r}: use 'test' (the default) or 'val' (for "
+        f"tuning; the dataset {config.data.name!r} has splits {sorted(builder.info.splits)}).")
+
+  def evaluate(split_source, state_):
+    return full_images.evaluate_split(predict, state_, split_source, batch_size=config.eval.batch_size,
+                                     pad_multiple=config.eval.pad_multiple, sharding=data_sharding,
+                                     threshold=config.eval.threshold)
+
+  try:
+    state = _train_loop(config, state, start, train_iter, train_step, data_sharding, ckpt, writer,
+                        evaluate, val_source)
+  finally:
+    close = getattr(train_iter, "close", None)
+    if close is not None:
+      close()
+
+  # Final: the best checkpoint by val/f1 (the latest if there is no val split) on the test split
+  # (on the val split with eval.final_split="val", so that tuning never touches the test split).
+  best = ckpt.best_step()
+  state = ckpt.restore(best, state)
+  # The full metric set (crackjax/evaluation/crack_metrics.py), shared with `python -m crackjax.evaluate`.
+  split = config.eval.final_split
+  scores = full_images.evaluate_split(
+      predict, state, sources.split_source(builder, split), batch_size=config.eval.batch_size,
+      pad_multiple=config.eval.pad_multiple, sharding=data_sharding, threshold=config.eval.threshold,
+      accumulator=full_images.new_accumulator(config.eval.threshold, strict=False))
+  final = {**scores, "split": split, "checkpoint_step": best, "total_steps": config.total_steps,
+           "selected_by": "val/f1" if val_source is not None else "latest"}
+  prefix = "test" if split == "test" else "final_val"   # val/* already holds the periodic evaluations
+  writer.write(config.total_steps, {f"{prefix}/{k}": scores[k] for k in ("precision", "recall", "f1", "iou")})
+  writer.close()
+  if jax.process_index() == 0:
+    plots.prf_trajectory(metric_writer.read(workdir), os.path.join(workdir, "prf_trajectory.png"),
+                         title=f"{config.balance.method} on {config.data.name}")
+  if jax.process_index() == 0:
+    json_file.write(final_path, final)
+  ckpt.close()
+  logging.info("%s split (checkpoint %d): %s", split, best, json.dumps(
+      {k: round(final[k], 4) for k in ("precision", "recall", "f1", "iou")}))
+  return final
+
+
+def _train_loop(config, state, start, train_iter, train_step, data_sharding, ckpt, writer, evaluate,
+                val_source):
+  """Steps `start + 1 .. total_steps`: log, validate and checkpoint when due. Returns the last state."""
+  progress = tqdm.tqdm(total=config.total_steps, initial=start, unit="step", dynamic_ncols=True,
+                       disable=not config.progress_bar or jax.process_index() != 0)
+  pending, t_log = [], time.time()
+  for step in range(start + 1, config.total_steps + 1):
+    batch = parallel.to_global(next(train_iter), data_sharding)
+    state, step_metrics = train_step(state, batch)
+    pending.append(step_metrics)
+    progress.update(1)
+
+    scalars = {}
+    if _is_due(step, config.log_every, config.total_steps):
+      scalars.update(_train_metrics(pending))
+      scalars["train/steps_per_s"] = len(pending) / (time.time() - t_log)
+      progress.set_postfix(loss=f"{scalars['train/loss']:.4f}", f1=f"{scalars['train/f1']:.3f}")
+      pending, t_log = [], time.time()
+    if step % config.balance.interval == 0:
+      scalars.update(_balance_metrics(state.balance))
+    val = None
+    if val_source is not None and _is_due(step, config.eval_every, config.total_steps):
+      val = evaluate(val_source, state)
+      scalars.update({f"val/{k}": val[k] for k in ("precision", "recall", "f1", "iou")})
+      t_log = time.time()
+    writer.write(step, scalars)
+    if val is not None or _is_due(step, config.checkpoint_every, config.total_steps):
+      ckpt.save(step, state, train_iter, metrics={"val/f1": val["f1"]} if val else None)
+  progress.close()
+  ckpt.wait()
+  return state
