@@ -5,12 +5,11 @@ r"""The embedded default: RAN balanced learning of a U-Net on synthetic 1024x102
 No download: the data are drawn by crackjax's procedural generator and prepared as a tfds dataset
 under ~/tensorflow_datasets.
 
-Measured (2-core CPU development machine, seed 0, 2026-11-28 03:47, idle machine, load average ~1.3): test
-split (8 full 1024x1024 images, checkpoint 400 chosen by val F1) precision 0.717, recall 0.855, F1 0.780,
-IoU 0.639. Wall time 1 min 49 s end to end, generating and preparing the data included
-(`--config.data.tfds_dir` pointed at an empty folder). Earlier commits drew other initial weights for the
-same seed (docs/performance.md) and measured F1 0.746; the CPU BatchNorm formulation (same numbers
-within float rounding) moved precision/recall from 0.710/0.865 to 0.717/0.855 at the same F1.
+Measured (seed 0, Python 3.12, jax 0.12.0.1, 2026-12-02): test split (8 full 1024x1024 images, checkpoint
+400 chosen by val F1) precision 0.700, recall 0.873, F1 0.777, IoU 0.636. Wall time 4 min 20 s end to end,
+generating and preparing the data included, on the 2-core development CPU shared with other jobs (load
+average ~7); 1 min 49 s was measured on the idle machine with jax 0.10.2. Earlier results:
+docs/results_history.md.
 """
 
 from crackjax import config_base

@@ -5,24 +5,28 @@ import numpy as np
 import pytest
 
 from crackjax.training import metric_writer
-from tests.test_train import _main
+from crackjax.training import train
 
 
 pytestmark = pytest.mark.slow
 
 # 20 intervals of 10 steps: with fewer (80 steps of 5) the untrained start dominates, and both methods can end
 # with P and R far apart for a given initialisation (seen after the init changed in docs/performance.md).
-LOOP = ["--config.total_steps=200", "--config.balance.interval=10", "--config.eval_every=200",
-        "--config.checkpoint_every=200", "--config.log_every=10", "--config.batch_size=8"]
+LOOP = {"total_steps": 200, "eval_every": 200, "checkpoint_every": 200, "log_every": 10, "batch_size": 8}
 
 
 @pytest.fixture(scope="module")
-def runs(repo, tmp_path_factory, tfds_dir):
+def runs(smoke_config, tmp_path_factory):
+  """configs/smoke.py with LOOP, trained in this process (the same numbers as the command line: a run does
+  not depend on the device count) with bce and with ran."""
   out = {}
   for method in ("bce", "ran"):
+    config = smoke_config.copy_and_resolve_references()
+    config.update(LOOP)
+    config.balance.interval = 10
+    config.balance.method = method
     wd = tmp_path_factory.mktemp(method)
-    rc, log = _main(repo, wd, tfds_dir, *LOOP, f"--config.balance.method={method}")
-    assert rc == 0, log
+    train.train_and_evaluate(config, str(wd))
     out[method] = [e for e in metric_writer.read(str(wd)) if "balance/prf" in e]
   return out
 

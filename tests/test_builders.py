@@ -207,7 +207,7 @@ def test_non_rgb_images_are_stored_as_rgb_png(tmp_path):
 
 def test_every_builder_is_registered_and_documents_its_source():
   for name, cls in builders.MANUAL_BUILDERS.items():
-    assert name in sources._REGISTRY and cls.name == name
+    assert name in sources.DATASETS.names() and cls.name == name
     assert "manual_dir" in cls.MANUAL_DOWNLOAD_INSTRUCTIONS and cls.LAYOUT
 
 

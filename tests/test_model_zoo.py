@@ -242,41 +242,8 @@ def test_trains_in_the_data_parallel_step_on_2_devices(name, smoke_config, monke
 # ---------------------------------------------------------------- backbone weights
 
 
-def _torchvision_resnet18_state_dict(seed=0) -> dict:
-  """Random arrays under torchvision resnet18's state-dict keys and (PyTorch-layout) shapes."""
-  rng = np.random.default_rng(seed)
-  sd = {}
-
-  def conv(name, o, i, k):
-    sd[f"{name}.weight"] = rng.standard_normal((o, i, k, k)).astype(np.float32)
-
-  def bn(name, c):
-    for leaf, v in (("weight", rng.uniform(0.5, 1.5, c)), ("bias", rng.normal(size=c)),
-                    ("running_mean", rng.normal(size=c)), ("running_var", rng.uniform(0.5, 1.5, c))):
-      sd[f"{name}.{leaf}"] = v.astype(np.float32)
-    sd[f"{name}.num_batches_tracked"] = np.array(7, np.int64)
-
-  conv("conv1", 64, 3, 7)
-  bn("bn1", 64)
-  inplanes = 64
-  for stage, planes in enumerate((64, 128, 256, 512), start=1):
-    for b in range(2):
-      p = f"layer{stage}.{b}"
-      conv(f"{p}.conv1", planes, inplanes if b == 0 else planes, 3)
-      bn(f"{p}.bn1", planes)
-      conv(f"{p}.conv2", planes, planes, 3)
-      bn(f"{p}.bn2", planes)
-      if b == 0 and stage > 1:
-        conv(f"{p}.downsample.0", planes, inplanes, 1)
-        bn(f"{p}.downsample.1", planes)
-    inplanes = planes
-  sd["fc.weight"] = rng.standard_normal((1000, 512)).astype(np.float32)
-  sd["fc.bias"] = np.zeros(1000, np.float32)
-  return sd
-
-
 def test_torchvision_state_dict_converts_into_the_backbone_and_loads_into_the_state(tmp_path):
-  sd = _torchvision_resnet18_state_dict()
+  sd = torchvision_reference.state_dict()
   raw = tmp_path / "resnet18_torchvision.npz"
   np.savez(raw, **sd)
   converted = tmp_path / "resnet18_crackjax.npz"
@@ -308,7 +275,7 @@ def test_torchvision_state_dict_converts_into_the_backbone_and_loads_into_the_st
 
 
 def test_mismatched_weights_are_refused_with_the_keys_named(tmp_path):
-  sd = _torchvision_resnet18_state_dict()
+  sd = torchvision_reference.state_dict()
   shapes = _shapes(models.get_model(_model_cfg("fpn", backbone="resnet34")))
   # resnet34 has 3 blocks in layer1, resnet18 two:
   with pytest.raises(ValueError, match=r"missing layer1\.2\.conv1\.\* \(Flax kernel \(3, 3, 64, 64\)\)"):
