@@ -21,7 +21,7 @@ Balance: the default `ran` step size (eta 0.5) winds up early on CFD; tuned on t
 
 Result: the full 2000-step run is not yet measured (at the 0.55 steps/s this config ran on the shared
 2-core machine it takes about an hour). Measured once with a small budget, the shared-copy command plus
-`--config.total_steps=200 --config.eval_every=100 --config.checkpoint_every=100` (2026-11-28, 8 min wall,
+`--config.total_steps=200 --config.eval_every=100 --config.checkpoint_every=100` (2026-11-28, jax 0.10.2, 8 min wall,
 load average 7-9): test split (46 images, threshold 0.5, checkpoint 200 chosen by val F1) precision
 0.550, recall 0.810, F1 0.655, IoU 0.487; ODS F1 0.678; F1 with 2 px tolerance 0.886.
 """

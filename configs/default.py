@@ -5,10 +5,10 @@ r"""The embedded default: RAN balanced learning of a U-Net on synthetic 1024x102
 No download: the data are drawn by crackjax's procedural generator and prepared as a tfds dataset
 under ~/tensorflow_datasets.
 
-Measured (seed 0, Python 3.12, jax 0.12.0.1, 2026-12-02): test split (8 full 1024x1024 images, checkpoint
-400 chosen by val F1) precision 0.700, recall 0.873, F1 0.777, IoU 0.636. Wall time 4 min 20 s end to end,
-generating and preparing the data included, on the 2-core development CPU shared with other jobs (load
-average ~7); 1 min 49 s was measured on the idle machine with jax 0.10.2. Earlier results:
+Measured (seed 0, Python 3.12, jax 0.12.0.1, 2026-12-06 00:52, idle machine, load average ~2 at the
+start): test split (8 full 1024x1024 images, checkpoint 400 chosen by val F1) precision 0.700, recall 0.873,
+F1 0.777, IoU 0.636. Wall time 1 min 26 s end to end on the 2-core development CPU, generating and
+preparing the data included (`--config.data.tfds_dir` pointed at an empty folder). Earlier results:
 docs/results_history.md.
 """
 

@@ -59,3 +59,18 @@ def _choices(key: str) -> list[str]:
 ])
 def test_config_comments_list_exactly_the_registered_choices(key, registered):
   assert _choices(key) == registered
+
+
+def test_every_module_path_named_in_docs_and_code_exists():
+  """A moved module leaves no stale `crackjax/...py` or `tests/...py` path behind in prose or comments."""
+  named = {}
+  for top in ("README.md", "docs", "configs", "crackjax", "benchmarks", "experiments", "launch", "tests"):
+    start = os.path.join(ROOT, top)
+    paths = [start] if os.path.isfile(start) else [
+        os.path.join(d, f) for d, _, fs in os.walk(start) for f in fs if f.endswith((".py", ".md", ".sh"))]
+    for path in paths:
+      with open(path, encoding="utf-8") as f:
+        for token in re.findall(r"\b((?:crackjax|tests|benchmarks|experiments|launch)/[\w/]+\.(?:py|sh))", f.read()):
+          named.setdefault(token, os.path.relpath(path, ROOT))
+  stale = {t: where for t, where in named.items() if not os.path.exists(os.path.join(ROOT, t))}
+  assert not stale, f"paths named but missing (path: where): {stale}"

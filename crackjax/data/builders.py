@@ -140,7 +140,7 @@ class ManualCrackDataset(tfds.core.GeneratorBasedBuilder):
   """
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "First release."}
-  BUILDER_CONFIGS = []              # made at run time from the copy's fingerprint (datasets.py)
+  BUILDER_CONFIGS = []              # made at run time from the copy's fingerprint (sources.py)
   REQUIRED_SPLITS = ("train", "test")
   EXPECTED_SIZE: tuple[int, int] | None = None   # (width, height) when the dataset fixes it
   LAYOUT = ""                                   # one-paragraph description used in error messages
@@ -457,7 +457,7 @@ class Hrrc(ManualCrackDataset):
 
   The imagery the RAN paper targets (Zhang et al., Remote Sensing 2022; crack pixels ~0.14%). Images of
   this size are stored as their own JPEG/PNG bytes; train with config.data.tile_size > 0 so patches are
-  cropped from a tiled copy instead of decoding a whole image per patch (crackjax/data/tiles.py).
+  cropped from a tiled copy instead of decoding a whole image per patch (crackjax/data/tile_store.py).
   """
   name = "hrrc"
   LAYOUT = ("Expected layout: <manual_dir>/train/images/<stem>.jpg with <manual_dir>/train/masks/"
@@ -476,6 +476,6 @@ class Hrrc(ManualCrackDataset):
     return _split_folder_pairs(cls, root)
 
 
-# data.name -> builder class of the real datasets (the registry in datasets.py wraps these).
+# data.name -> builder class of the real datasets (the registry in sources.py wraps these).
 MANUAL_BUILDERS = {"crack_folder": CrackFolder, "cfd": Cfd, "deepcrack": DeepCrack,
                    "crack500": Crack500, "two_stage_crack": TwoStageCrack, "hrrc": Hrrc}
