@@ -15,6 +15,7 @@ from absl import flags
 from absl import logging
 
 from crackjax import cli
+from crackjax import errors
 from crackjax.evaluation import evaluate_run
 from crackjax.evaluation import full_images
 
@@ -43,4 +44,4 @@ if __name__ == "__main__":
   _PROGRESS = flags.DEFINE_boolean("progress_bar", True, "Show a progress bar.")
   _CONFIG = cli.define_config_flag()
   flags.mark_flags_as_required(["workdir"])
-  app.run(main, flags_parser=cli.parse_flags)
+  app.run(errors.run_main(main), flags_parser=cli.parse_flags)

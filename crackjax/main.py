@@ -6,6 +6,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from crackjax import cli
+from crackjax import errors
 from crackjax.training import parallel
 from crackjax.training import train
 
@@ -26,4 +27,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=cli.parse_flags)
+  app.run(errors.run_main(main), flags_parser=cli.parse_flags)

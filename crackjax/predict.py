@@ -17,6 +17,7 @@ from absl import flags
 from absl import logging
 
 from crackjax import cli
+from crackjax import errors
 from crackjax.inference import predict_folder
 from crackjax.inference import sliding_window
 
@@ -56,4 +57,4 @@ if __name__ == "__main__":
   _PROGRESS = flags.DEFINE_boolean("progress_bar", True, "Show a progress bar per image.")
   _CONFIG = cli.define_config_flag()
   flags.mark_flags_as_required(["workdir", "input", "output"])
-  app.run(main, flags_parser=cli.parse_flags)
+  app.run(errors.run_main(main), flags_parser=cli.parse_flags)
