@@ -126,13 +126,19 @@ def test_batch_norm_equals_flax_in_training_and_evaluation(cpu_form, dtype):
 
 
 def test_channel_sums_are_as_accurate_as_a_float64_sum():
-  """Two-stage sums keep float32 rounding at XLA's reduce level; one long dot would be ~100x worse."""
+  """Two-stage sums keep float32 rounding at the level of XLA's own tree reduction.
+
+  (jaxlib 0.10.2's one-stage `ones @ rows` dot was ~100x worse; 0.12.1's is only ~1.5x worse, so the
+  comparison here is with the reduction, the accuracy channel_sums promises, not with that dot.)"""
   a = jax.random.normal(jax.random.PRNGKey(0), (4, 128, 128, 16)) + 1.0
   exact = np.asarray(a, np.float64).reshape(-1, 16).sum(0)
   got = np.asarray(jax.jit(layers.channel_sums)(a), np.float64)
   np.testing.assert_allclose(got, exact, rtol=1e-6)
-  naive = np.asarray(jnp.ones(a.size // 16) @ a.reshape(-1, 16), np.float64)   # the one-stage dot
-  assert np.max(np.abs(naive - exact)) > 10 * np.max(np.abs(got - exact))
+  reduced = np.asarray(jax.jit(lambda x: x.reshape(-1, 16).sum(0))(a), np.float64)
+  sequential = np.cumsum(np.asarray(a).reshape(-1, 16), axis=0, dtype=np.float32)[-1].astype(np.float64)
+  err = lambda x: np.max(np.abs(x - exact))
+  assert err(got) <= 4 * err(reduced)        # measured 2.1x on jaxlib 0.12.1
+  assert err(sequential) > 10 * err(got)     # what a float32 sum without blocking would give
 
 
 @pytest.mark.parametrize("shape", [(4, 256, 256, 16), (2, 7, 9, 3), (8, 16, 16, 256), (1, 1, 1, 4)])
