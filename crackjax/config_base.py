@@ -78,6 +78,7 @@ def base() -> ml_collections.ConfigDict:
   c.data.synthetic.num_test = 8
   c.data.synthetic.seed = 0        # the dataset's seed (independent of the run's seed)
   c.data.synthetic.distractors = True  # lane markings, shadows, oil stains, joints
+  c.data.synthetic.crack_fraction = (0.001, 0.005)  # (lo, hi): each image's crack-pixel share, drawn in it
 
   c.balance = ml_collections.ConfigDict()  # imbalance method and the PRF controller (docs/balanced_learning.md)
   # bce | wbce | focal | dice | bce_dice | rao | rumc | ran | ran_weights | ran_sampling
@@ -96,6 +97,13 @@ def base() -> ml_collections.ConfigDict:
   c.balance.focal_alpha = 0.25     # focal: alpha in [0, 1] (< 0: no alpha balancing)
   c.balance.focal_gamma = 2.0      # focal: gamma >= 0
   c.balance.rumc_pos_rate = 0.5    # rumc: fixed positive-patch rate in [0, 1]
+  # The controller (crackjax/balance/prf.py; what each option did: docs/balanced_learning.md).
+  c.balance.measure = "batch"      # where P and R are judged: batch (as trained on) | natural (reweighted to the grid's share)
+  c.balance.kp = 0.0               # >= 0: proportional gain relative to eta (0: pure integrator)
+  c.balance.smoothing = 0.0        # in [0, 1): EMA factor of PRF across intervals (0: none)
+  c.balance.dead_band = 0.0        # >= 0: |PRF| below this moves nothing
+  c.balance.adaptive_step = False  # step x1.2 while PRF keeps its sign, x0.5 when it flips (within [0.05, 1])
+  c.balance.normalize_weights = False  # weighted BCE as sum(w BCE) / sum(w): mean weight 1 over the batch
 
   c.eval = ml_collections.ConfigDict()
   c.eval.batch_size = 2            # full images per evaluation batch (rounded up to the device count)

@@ -1,12 +1,21 @@
-r"""The balance study: the same network trained under every imbalance method, several seeds, one budget.
+r"""The balance study: one network trained under every imbalance method, several seeds, one budget.
 
-    python experiments/balance_study.py --manual_dir ../shared/datasets/cfd --out docs/balance_study.md
+    python experiments/balance_study.py --study hrrc_synthetic --split test \
+        --methods bce,wbce,focal,dice,bce_dice,rao,rumc,ran,ran_weights,ran_sampling --seeds 0,1,2
 
-Each (method, seed) is one `python -m crackjax.main` run in `--workroot/<method>_s<seed>` (a finished run
-is reused, an interrupted one resumes), so the study can be stopped and restarted. The checkpoint is
-chosen on the validation split (best val/f1); the test split is touched once per run, at the end.
-The table reports mean ± standard deviation over seeds and the per-seed values, with the exact command,
-the machine and the wall time, whatever they show.
+Each (method, seed) is one `python -m crackjax.main` run in `--workroot/<study>/<split>/<method>_s<seed>`:
+a finished run is reused and an interrupted one resumes, so the study can be stopped and restarted at any
+time, over days. `--split val` is the tuning mode: every run ends on the validation split
+(`eval.final_split=val`) and never reads the test split. With `--split test` the checkpoint is still chosen
+on the validation split (best val/f1) and the test split is read once per run, at the end.
+
+A "method" is an imbalance method of `balance.method` or a named variant from VARIANTS below (a method plus
+controller settings), so tuning candidates and the chosen setting run through the same code. The table
+gives, per method, mean ± standard deviation over seeds of precision, recall and F1 at threshold 0.5, ODS
+F1 and its threshold (best threshold over the split, pooled), |P - R|, the selection's val F1, and the
+paired difference of F1 at 0.5 against `--baseline` with a 95% confidence interval (t distribution over
+the seeds both ran). Each row names the code version its runs were made with (`code_version.txt`, written
+at a run's start). `--curves FILE` plots val F1 against the step for the listed runs.
 """
 
 from __future__ import annotations
@@ -21,102 +30,234 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+import scipy.stats
+
 METHODS = ("bce", "wbce", "focal", "dice", "bce_dice", "rao", "rumc", "ran", "ran_weights", "ran_sampling")
+FIXED = ("bce", "wbce", "focal", "dice", "bce_dice", "rao", "rumc")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# Datasets of the study: the config and the overrides every run of it gets.
+STUDIES = {
+    "cfd": ("configs/cfd.py", ("--config.data.name=crack_folder",
+                               "--config.data.manual_dir=../shared/datasets/cfd",
+                               "--config.model.base_channels=8", "--config.total_steps=400",
+                               "--config.eval_every=100", "--config.checkpoint_every=100")),
+    "hrrc_synthetic": ("configs/hrrc_synthetic.py", ()),
+    "uav75": ("configs/uav75.py", ("--config.data.manual_dir=../shared/datasets/uav75",)),
+}
 
-def _run(args, method: str, seed: int) -> dict:
-  workdir = os.path.join(args.workroot, f"{method}_s{seed}")
-  cmd = [sys.executable, "-m", "crackjax.main", "--config", args.config, "--workdir", workdir,
-         f"--config.balance.method={method}", f"--config.seed={seed}",
-         f"--config.data.name={args.data_name}", f"--config.data.manual_dir={args.manual_dir}",
-         "--config.progress_bar=False", *args.override]
+# Named variants: (balance.method, overrides). Controller options: docs/balanced_learning.md.
+_ETA = lambda eta: (f"--config.balance.eta_weights={eta}", f"--config.balance.eta_sampling={eta}")
+VARIANTS = {
+    # The CFD tuning of docs/balance_study.md (one change at a time from the default ran).
+    "ran_eta0.25": ("ran", _ETA(0.25)),
+    "ran_eta0.1": ("ran", _ETA(0.1)),
+    "ran_interval50": ("ran", ("--config.balance.interval=50",)),
+    "ran_warmup100": ("ran", ("--config.balance.warmup_steps=100",)),
+    "ran_rate0.3-0.9": ("ran", ("--config.balance.rate_bounds=(0.3,0.9)",)),
+    # The controller options on the extreme-imbalance sets.
+    "ran_natural": ("ran", ("--config.balance.measure=natural",)),
+    "ran_eta0.1_natural": ("ran", (*_ETA(0.1), "--config.balance.measure=natural")),
+    "ran_pi_natural": ("ran", (*_ETA(0.25), "--config.balance.kp=1.0", "--config.balance.measure=natural")),
+    "ran_adaptive_natural": ("ran", ("--config.balance.adaptive_step=true", "--config.balance.measure=natural")),
+    "ran_pi_natural_norm": ("ran", (*_ETA(0.25), "--config.balance.kp=1.0", "--config.balance.measure=natural",
+                                    "--config.balance.normalize_weights=true")),
+    "ran_sampling_pi_natural": ("ran_sampling", (*_ETA(0.25), "--config.balance.kp=1.0",
+                                                 "--config.balance.measure=natural")),
+}
+
+
+def _method_and_overrides(name: str) -> tuple[str, tuple[str, ...]]:
+  if name in METHODS:
+    return name, ()
+  if name in VARIANTS:
+    return VARIANTS[name]
+  raise SystemExit(f"unknown method {name!r}; choose from {list(METHODS) + list(VARIANTS)}")
+
+
+def code_version() -> str:
+  """`<commit>` of the repository, with `+dirty:<hash of the diff>` when the tree has changes."""
+  git = lambda *a: subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()
+  version = git("rev-parse", "--short=8", "HEAD")
+  diff = git("diff", "HEAD", "--", "crackjax", "configs")
+  if diff:
+    import hashlib  # noqa: PLC0415
+    version += "+dirty:" + hashlib.sha1(diff.encode()).hexdigest()[:8]
+  return version
+
+
+def workdir_of(args, name: str, seed: int) -> str:
+  return os.path.join(args.workroot, args.study, args.split, f"{name}_s{seed}")
+
+
+def run(args, name: str, seed: int) -> str | None:
+  """Trains (or resumes) one run unless it is finished; returns its workdir, None if not finished."""
+  method, extra = _method_and_overrides(name)
+  config, study_overrides = STUDIES[args.study]
+  workdir = workdir_of(args, name, seed)
   final_path = os.path.join(workdir, "eval", "final.json")
-  if not os.path.exists(final_path):
-    if args.report_only:
-      return None
-    print(f"[{time.strftime('%H:%M:%S')}] {method} seed {seed}: {shlex.join(cmd)}", flush=True)
-    with open(os.path.join(args.workroot, f"{method}_s{seed}.log"), "w") as log:
-      proc = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    if proc.returncode:
-      raise SystemExit(f"{method} seed {seed} failed (exit {proc.returncode}); see "
-                       f"{args.workroot}/{method}_s{seed}.log")
-  with open(final_path) as f:
+  if os.path.exists(final_path):
+    return workdir
+  if args.report_only:
+    return None
+  cmd = [sys.executable, "-m", "crackjax.main", "--config", config, "--workdir", workdir,
+         f"--config.balance.method={method}", f"--config.seed={seed}", "--config.progress_bar=False",
+         f"--config.eval.final_split={args.split}", *study_overrides, *extra, *args.override]
+  os.makedirs(workdir, exist_ok=True)
+  version_path = os.path.join(workdir, "code_version.txt")
+  with open(version_path, "a") as f:   # one line per start: a resumed run lists every version it ran on
+    f.write(f"{time.strftime('%Y-%m-%d %H:%M')} {code_version()}\n")
+  print(f"[{time.strftime('%H:%M:%S')}] {args.study}/{args.split} {name} seed {seed}: {shlex.join(cmd)}",
+        flush=True)
+  t0 = time.time()
+  with open(workdir + ".log", "w") as log:
+    proc = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+  if proc.returncode:
+    raise SystemExit(f"{name} seed {seed} failed (exit {proc.returncode}); see {workdir}.log")
+  with open(os.path.join(workdir, "wall_minutes.txt"), "w") as f:
+    f.write(f"{(time.time() - t0) / 60:.2f} load {os.getloadavg()[0]:.1f}\n")
+  return workdir
+
+
+def row_of(workdir: str, name: str, seed: int) -> dict:
+  with open(os.path.join(workdir, "eval", "final.json")) as f:
     final = json.load(f)
   events = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl")) if l.strip()]
   val = [e for e in events if "val/f1" in e]
   best_val = max(val, key=lambda e: e["val/f1"]) if val else {}
-  return {"method": method, "seed": seed, "P": final["precision"], "R": final["recall"],
-          "F1": final["f1"], "IoU": final["iou"], "gap": abs(final["precision"] - final["recall"]),
-          "val_f1": best_val.get("val/f1", float("nan")), "step": final["checkpoint_step"]}
+  versions = [l.split()[-1] for l in open(os.path.join(workdir, "code_version.txt")) if l.strip()] \
+      if os.path.exists(os.path.join(workdir, "code_version.txt")) else ["?"]
+  return {"method": name, "seed": seed, "P": final["precision"], "R": final["recall"], "F1": final["f1"],
+          "ODS": final["ods_f1_pooled_grid100"], "t_ODS": final["ods_threshold_pooled_grid100"],
+          "gap": abs(final["precision"] - final["recall"]), "val_f1": best_val.get("val/f1", float("nan")),
+          "step": final["checkpoint_step"], "code": "/".join(dict.fromkeys(versions))}
 
 
-def _fmt(values: list[float]) -> str:
+def fmt(values: list[float]) -> str:
   if len(values) == 1:
     return f"{values[0]:.3f}"
   return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
+def paired(rows: list[dict], base_rows: list[dict]) -> str:
+  """Mean paired F1 difference against the baseline's runs of the same seeds, with a 95% t interval."""
+  base = {r["seed"]: r["F1"] for r in base_rows}
+  diffs = [r["F1"] - base[r["seed"]] for r in rows if r["seed"] in base]
+  if len(diffs) < 2:
+    return "—"
+  mean, sd = statistics.mean(diffs), statistics.stdev(diffs)
+  half = scipy.stats.t.ppf(0.975, len(diffs) - 1) * sd / np.sqrt(len(diffs))
+  return f"{mean:+.3f} [{mean - half:+.3f}, {mean + half:+.3f}] (n={len(diffs)})"
+
+
+def table(rows: list[dict], names: list[str], baseline: str, split: str) -> list[str]:
+  lines = [f"| method | {split} precision | recall | F1 @0.5 | ODS F1 (threshold) | \\|P − R\\| | "
+           f"F1 − `{baseline}` (95% CI) | val F1 (selection) | per-seed F1 | code |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+  base_rows = [r for r in rows if r["method"] == baseline]
+  for name in names:
+    r = [x for x in rows if x["method"] == name]
+    if not r:
+      continue
+    lines.append(
+        f"| `{name}` | {fmt([x['P'] for x in r])} | {fmt([x['R'] for x in r])} | {fmt([x['F1'] for x in r])} | "
+        f"{fmt([x['ODS'] for x in r])} ({fmt([x['t_ODS'] for x in r])}) | {fmt([x['gap'] for x in r])} | "
+        f"{'—' if name == baseline else paired(r, base_rows)} | {fmt([x['val_f1'] for x in r])} | "
+        f"{', '.join(f'{x['F1']:.3f}' for x in r)} | {', '.join(sorted({x['code'] for x in r}))} |")
+  return lines
+
+
+def best_fixed(rows: list[dict]) -> str | None:
+  """The fixed method with the highest mean validation F1 (the selection's, never the test split's)."""
+  scores = {m: statistics.mean(r["val_f1"] for r in rows if r["method"] == m)
+            for m in FIXED if any(r["method"] == m for r in rows)}
+  return max(scores, key=scores.get) if scores else None
+
+
+def plot_curves(args, names: list[str], seeds: list[int], path: str) -> None:
+  import matplotlib  # noqa: PLC0415
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # noqa: PLC0415
+  fig, ax = plt.subplots(figsize=(7, 4))
+  for name in names:
+    for seed in seeds:
+      metrics = os.path.join(workdir_of(args, name, seed), "metrics.jsonl")
+      if not os.path.exists(metrics):
+        continue
+      ev = [json.loads(l) for l in open(metrics) if l.strip()]
+      ev = [e for e in ev if "val/f1" in e]
+      ax.plot([e["step"] for e in ev], [e["val/f1"] for e in ev], marker="o", ms=3, label=f"{name} s{seed}")
+  ax.set_xlabel("step")
+  ax.set_ylabel("val F1 @0.5 (pooled)")
+  ax.set_title(f"{args.study}: validation F1 during training")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  print(f"curves written to {path}")
+
+
 def main() -> None:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("--config", default="configs/cfd.py")
-  p.add_argument("--data_name", default="crack_folder")
-  p.add_argument("--manual_dir", default="../shared/datasets/cfd")
-  p.add_argument("--methods", default=",".join(METHODS))
-  p.add_argument("--seeds", default="0,1")
+  p.add_argument("--study", choices=sorted(STUDIES), required=True)
+  p.add_argument("--split", choices=("val", "test"), default="test",
+                 help="val: tuning (runs end on val, test is never read); test: the final numbers")
+  p.add_argument("--methods", default=",".join(METHODS), help="methods of balance.method or VARIANTS names")
+  p.add_argument("--seeds", default="0,1,2")
+  p.add_argument("--baseline", default="auto",
+                 help="method for the paired differences; auto: the fixed method with the best val F1")
   p.add_argument("--workroot", default="/tmp/crackjax_balance_study")
-  p.add_argument("--out", default="", help="markdown file for the table (stdout only if empty)")
   p.add_argument("--report_only", action="store_true",
                  help="tabulate the finished runs only; list the missing ones instead of running them")
+  p.add_argument("--curves", default="", help="PNG file: val F1 against the step of the listed runs")
   p.add_argument("--override", action="append", default=[],
-                 help="extra --config.key=value for every run (repeatable)")
+                 help="extra --config.key=value for every run (repeatable; part of the run's identity only "
+                      "through config.json, so use a separate --workroot)")
   args = p.parse_args()
-  if not os.path.isdir(args.manual_dir):
-    raise SystemExit(f"--manual_dir {args.manual_dir} does not exist; the study needs a copy of the data.")
-  os.makedirs(args.workroot, exist_ok=True)
-  methods, seeds = args.methods.split(","), [int(s) for s in args.seeds.split(",")]
+  config, study_overrides = STUDIES[args.study]
+  manual = [o.split("=", 1)[1] for o in study_overrides if o.startswith("--config.data.manual_dir=")]
+  if manual and not os.path.isdir(os.path.join(REPO, manual[0])):
+    raise SystemExit(f"{manual[0]} (relative to {REPO}) does not exist; the {args.study} study needs that "
+                     "copy of the data.")
+  names = [n for n in args.methods.split(",") if n]
+  for n in names:
+    _method_and_overrides(n)
+  seeds = [int(s) for s in args.seeds.split(",")]
 
   t0 = time.time()
   rows, missing = [], []
-  for m in methods:
-    for s in seeds:
-      row = _run(args, m, s)
-      if row is None:
-        missing.append(f"{m} seed {s}")
+  for seed in seeds:       # seed-major: every method gets its first seed before any gets its second
+    for name in names:
+      workdir = run(args, name, seed)
+      if workdir is None:
+        missing.append(f"{name} seed {seed}")
       else:
-        rows.append(row)
+        rows.append(row_of(workdir, name, seed))
   wall = time.time() - t0
 
-  lines = ["| method | precision | recall | F1 | IoU | \\|P − R\\| | val F1 (selection) | per-seed test F1 |",
-           "|---|---|---|---|---|---|---|---|"]
-  for m in methods:
-    r = [x for x in rows if x["method"] == m]
-    if not r:
-      continue
-    per_seed = ", ".join(f"{x['F1']:.3f}" for x in r)
-    lines.append(f"| `{m}` | {_fmt([x['P'] for x in r])} | {_fmt([x['R'] for x in r])} | "
-                 f"{_fmt([x['F1'] for x in r])} | {_fmt([x['IoU'] for x in r])} | "
-                 f"{_fmt([x['gap'] for x in r])} | {_fmt([x['val_f1'] for x in r])} | {per_seed} |")
-  command = shlex.join([sys.executable.split("/")[-1], *sys.argv])
+  baseline = best_fixed(rows) if args.baseline == "auto" else args.baseline
+  command = shlex.join(["python", *sys.argv])
   try:
     cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
   except (OSError, StopIteration):
     cpu = platform.processor()
   report = "\n".join([
       f"Command: `{command}`", "",
+      f"Config: `{config}` with {' '.join(study_overrides) or 'no overrides'}.", "",
       f"Machine: {os.cpu_count()} CPU cores ({cpu}), {platform.system()} {platform.release()}; "
-      + ("" if args.report_only else
-         f"wall time of the runs made by this invocation: {wall / 60:.1f} min; ")
+      + ("" if args.report_only else f"wall time of the runs made by this invocation: {wall / 60:.1f} min; ")
       + f"load average now: {', '.join(f'{x:.1f}' for x in os.getloadavg())}.", "",
-      f"Seeds: {seeds}. Test split evaluated once per run, on the checkpoint with the best val F1.", "",
-      *lines, "",
+      f"Seeds: {seeds}. Split: {args.split} (checkpoint chosen by val F1"
+      + ("; the test split is read once per run)." if args.split == "test" else "; test never read)."),
+      f"Baseline of the paired differences: `{baseline}`"
+      + (" (the fixed method with the best mean val F1)." if args.baseline == "auto" else "."), "",
+      *table(rows, names, baseline, args.split), "",
       *([f"Not yet run (the same command runs them; finished runs are reused): {', '.join(missing)}.", ""]
         if missing else [])])
   print(report)
-  if args.out:
-    with open(args.out + ".table.md", "w") as f:
-      f.write(report)
-    print(f"table written to {args.out}.table.md; paste it into {args.out} with the discussion.")
+  if args.curves:
+    plot_curves(args, names, seeds, args.curves)
 
 
 if __name__ == "__main__":

@@ -116,3 +116,14 @@ def test_every_method_compiles_on_the_data_parallel_mesh(method):
   fn = jax.jit(jax.value_and_grad(lambda l: methods.get_method(method).loss(l, lb, state, cfg)))
   value, grad = fn(lg)
   assert np.isfinite(value) and grad.shape == lg.shape
+
+
+def test_normalized_weights_keep_the_scale_of_plain_bce():
+  logits = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 8, 1))
+  labels = (jax.random.uniform(jax.random.PRNGKey(1), (2, 8, 8, 1)) < 0.1).astype(jnp.float32)
+  plain = losses.weighted_bce(logits, labels, 1.0, 1.0)
+  np.testing.assert_allclose(losses.weighted_bce(logits, labels, 7.0, 7.0, normalize=True), plain, rtol=1e-6)
+  w = np.where(np.asarray(labels) > 0, 30.0, 0.5)
+  bce = np.asarray(optax.sigmoid_binary_cross_entropy(logits, labels))
+  np.testing.assert_allclose(losses.weighted_bce(logits, labels, 30.0, 0.5, normalize=True),
+                             np.sum(w * bce) / np.sum(w), rtol=1e-5)

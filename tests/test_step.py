@@ -95,3 +95,29 @@ def test_batch_composition_follows_the_rate_in_the_state(rate):
   frac = float(jnp.mean(take_pos))
   assert abs(frac - rate) < 4 * np.sqrt(rate * (1 - rate) / 2000)
   np.testing.assert_array_equal(np.asarray(labels).reshape(2000, -1).max(1) > 0, np.asarray(take_pos))
+
+
+@pytest.mark.parametrize("rate, natural, measure, factor", [
+    (1.0, 0.25, "natural", 0.25),   # every slot took its positive candidate: each stands for pi / q
+    (1.0, 0.25, "batch", 1.0),
+    (0.4, 0.4, "natural", 1.0),     # sampling at the natural rate: nothing to undo
+])
+def test_the_controller_sees_counts_reweighted_to_the_natural_rate(smoke_config, rate, natural, measure,
+                                                                   factor):
+  from crackjax.balance import prf
+  cfg = smoke_config.copy_and_resolve_references()
+  cfg.balance.measure = measure
+  cfg.balance.interval = 1000     # no interval closes: the accumulators hold this step's counts
+  mesh = Mesh(np.array(jax.devices()[:1]), (parallel.DATA_AXIS,))
+  repl, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+  tx = state_lib.make_optimizer(cfg.optimizer, cfg.total_steps)
+  state = state_lib.create(models.get_model(cfg.model), tx, cfg.seed, 32,
+                           prf.init(pos_rate=rate, natural_rate=natural), repl)
+  batch = _batch(0)
+  if rate == 0.4:   # slots take either candidate; make both kinds hold cracks so every count is nonzero
+    batch["neg_mask"], batch["neg_image"] = batch["pos_mask"], batch["pos_image"]
+  state, m = step_lib.make_train_step(cfg, repl, data)(state, jax.tree.map(jnp.asarray, batch))
+  seen = {k: float(getattr(state.balance, k)) for k in ("tp", "fp", "fn")}
+  for k, v in seen.items():
+    assert v == pytest.approx(factor * float(m[k]), rel=1e-5, abs=1e-3), (k, v, float(m[k]))
+  assert float(m["tp"]) + float(m["fn"]) > 0

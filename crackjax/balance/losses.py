@@ -12,11 +12,19 @@ import jax.numpy as jnp
 import optax
 
 
-def weighted_bce(logits, labels, pos_weight, neg_weight):
-  """mean over pixels of w * BCE, with w = pos_weight on crack pixels and neg_weight elsewhere."""
+def weighted_bce(logits, labels, pos_weight, neg_weight, normalize: bool = False):
+  """mean over pixels of w * BCE, with w = pos_weight on crack pixels and neg_weight elsewhere.
+
+  With `normalize`, sum(w * BCE) / sum(w): the weights are rescaled so that their mean over the batch's
+  pixels is 1, and the loss keeps the scale of plain BCE whatever the weights (the weights then set only
+  how the loss is shared between crack and background pixels).
+  """
   chex.assert_equal_shape([logits, labels])
   weights = pos_weight * labels + neg_weight * (1.0 - labels)
-  return jnp.mean(weights * optax.sigmoid_binary_cross_entropy(logits, labels))
+  terms = weights * optax.sigmoid_binary_cross_entropy(logits, labels)
+  if normalize:
+    return jnp.sum(terms) / jnp.maximum(jnp.sum(weights), 1e-12)
+  return jnp.mean(terms)
 
 
 def dice(logits, labels, smooth: float = 1.0):

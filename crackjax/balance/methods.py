@@ -28,8 +28,8 @@ LossFn = Callable[[jax.Array, jax.Array, prf.BalanceState, "ml_collections.Confi
 
 
 def _state_weighted_bce(logits, labels, state, cfg):
-  del cfg
-  return losses.weighted_bce(logits, labels, state.pos_weight, state.neg_weight)
+  return losses.weighted_bce(logits, labels, state.pos_weight, state.neg_weight,
+                             normalize=cfg.normalize_weights)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +69,8 @@ def balance_rule(cfg) -> prf.BalanceRule:
       eta_sampling=cfg.eta_sampling if method.sampling == "adaptive" else 0.0,
       log_weight_bounds=(float(jnp.log(cfg.weight_bounds[0])), float(jnp.log(cfg.weight_bounds[1]))),
       logit_bounds=(prf.logit(cfg.rate_bounds[0]), prf.logit(cfg.rate_bounds[1])),
-      warmup_steps=cfg.warmup_steps)
+      warmup_steps=cfg.warmup_steps, measure=cfg.measure, kp=cfg.kp, smoothing=cfg.smoothing,
+      dead_band=cfg.dead_band, adaptive_step=cfg.adaptive_step)
 
 
 def initial_balance(cfg, natural_pos_rate: float, pixel_pos_fraction: float) -> prf.BalanceState:
@@ -93,4 +94,4 @@ def initial_balance(cfg, natural_pos_rate: float, pixel_pos_fraction: float) -> 
     rate = cfg.rumc_pos_rate
   else:
     rate = cfg.init_pos_rate if cfg.init_pos_rate >= 0 else natural_pos_rate
-  return prf.init(pos_weight=pos_w, neg_weight=neg_w, pos_rate=rate)
+  return prf.init(pos_weight=pos_w, neg_weight=neg_w, pos_rate=rate, natural_rate=natural_pos_rate)

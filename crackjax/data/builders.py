@@ -47,11 +47,17 @@ class SyntheticCracksConfig(tfds.core.BuilderConfig):
   """One draw of the procedural generator: image size, split sizes and the data seed."""
 
   def __init__(self, *, height: int, width: int, num_train: int, num_val: int, num_test: int,
-               seed: int, distractors: bool = True):
+               seed: int, distractors: bool = True,
+               crack_fraction: tuple[float, float] = synthetic.SyntheticSpec.crack_fraction):
+    spec = synthetic.SyntheticSpec(height=height, width=width, distractors=distractors,
+                                   crack_fraction=tuple(crack_fraction))
+    # The default crack share keeps the name it had before the share was configurable.
+    share = ("" if spec.crack_fraction == synthetic.SyntheticSpec.crack_fraction else
+             "_crack{:g}-{:g}".format(*(100 * f for f in spec.crack_fraction)).replace(".", "p"))
     name = (f"h{height}_w{width}_n{num_train}-{num_val}-{num_test}_seed{seed}"
-            f"{'' if distractors else '_nodistractors'}")
+            f"{'' if distractors else '_nodistractors'}{share}")
     super().__init__(name=name, description="procedural road cracks (crackjax.data.synthetic)")
-    self.spec = synthetic.SyntheticSpec(height=height, width=width, distractors=distractors)
+    self.spec = spec
     self.split_sizes = {"train": num_train, "val": num_val, "test": num_test}
     self.seed = seed
 

@@ -29,7 +29,7 @@ def _synthetic(data_config, data_dir: str) -> tfds.core.DatasetBuilder:
   s = data_config.synthetic
   config = builders.SyntheticCracksConfig(
       height=s.height, width=s.width, num_train=s.num_train, num_val=s.num_val, num_test=s.num_test,
-      seed=s.seed, distractors=s.distractors)
+      seed=s.seed, distractors=s.distractors, crack_fraction=tuple(s.crack_fraction))
   return builders.SyntheticCracks(config=config, data_dir=data_dir, file_format="array_record")
 
 

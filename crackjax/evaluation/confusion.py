@@ -15,15 +15,17 @@ import numpy as np
 import scipy.special
 
 
-def confusion_counts(logits, labels, threshold: float = 0.5) -> dict:
-  """TP/FP/FN of `[B, H, W, 1] float32 logits` against `[B, H, W, 1]` {0, 1} labels, as float32 scalars.
+def confusion_counts(logits, labels, threshold: float = 0.5, per_example: bool = False) -> dict:
+  """TP/FP/FN of `[B, H, W, 1] float32 logits` against `[B, H, W, 1]` {0, 1} labels, as float32 scalars
+  (`[B] float32` per example with `per_example=True`).
 
   A pixel is predicted crack iff sigmoid(logit) >= threshold.
   """
   logit_threshold = float(scipy.special.logit(threshold))
   pred = logits >= logit_threshold
   truth = labels > 0.5
-  f = lambda x: jnp.sum(x, dtype=jnp.float32)
+  axes = tuple(range(1, logits.ndim)) if per_example else None
+  f = lambda x: jnp.sum(x, axis=axes, dtype=jnp.float32)
   return {"tp": f(pred & truth), "fp": f(pred & ~truth), "fn": f(~pred & truth)}
 
 

@@ -66,10 +66,16 @@ def train_step(state: TrainState, batch: dict, *, balance_config, rule: prf.Bala
   (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   new_state = state.apply_gradients(grads=grads, batch_stats=updates["batch_stats"], rng=next_rng)
 
-  counts = confusion.confusion_counts(logits, labels)
+  per_example = confusion.confusion_counts(logits, labels, per_example=True)
+  counts = {k: jnp.sum(v) for k, v in per_example.items()}
+  # What the controller sees: the batch as trained on, or reweighted to the natural patch distribution.
+  seen = counts
+  if rule.measure == "natural":
+    slot_weights = prf.natural_slot_weights(state.balance, take_pos)
+    seen = {k: jnp.sum(v * slot_weights) for k, v in per_example.items()}
   pos_taken = jnp.sum(take_pos, dtype=jnp.float32)
-  bal = prf.accumulate(state.balance, counts["tp"], counts["fp"], counts["fn"], pos_taken,
-                               jnp.float32(take_pos.shape[0]))
+  bal = prf.accumulate(state.balance, seen["tp"], seen["fp"], seen["fn"], pos_taken,
+                       jnp.float32(take_pos.shape[0]))
   bal = prf.maybe_update(bal, rule, new_state.step)
   new_state = new_state.replace(balance=bal)
   step_metrics = {"loss": loss, **counts, "pos_taken": pos_taken,

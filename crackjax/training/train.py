@@ -63,6 +63,7 @@ def _balance_metrics(bal: prf.BalanceState) -> dict:
           "balance/pos_weight": np.exp(bal.log_pos_weight),
           "balance/neg_weight": np.exp(bal.log_neg_weight),
           "balance/pos_rate": 1.0 / (1.0 + np.exp(-bal.pos_logit)),
+          "balance/drive": bal.drive, "balance/step_scale": bal.step_scale,
           "data/pos_fraction": bal.pos_fraction, "data/expected_pos_fraction": bal.expected_fraction}
 
 
