@@ -15,8 +15,8 @@ from crackjax import config_base
 
 
 def get_config():
-  c = config_base.real_data("synthetic", patch_size=256, patch_stride=256, total_steps=600,
-                            eval_every=150, warmup_steps=50, eval_batch_size=1)
+  c = config_base.real_data("synthetic", patch_size=256, patch_stride=256, total_steps=1000,
+                            eval_every=200, warmup_steps=50, eval_batch_size=1)
   c.data.synthetic.height = 3000
   c.data.synthetic.width = 4000
   c.data.synthetic.num_train = 8
