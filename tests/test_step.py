@@ -121,3 +121,32 @@ def test_the_controller_sees_counts_reweighted_to_the_natural_rate(smoke_config,
   for k, v in seen.items():
     assert v == pytest.approx(factor * float(m[k]), rel=1e-5, abs=1e-3), (k, v, float(m[k]))
   assert float(m["tp"]) + float(m["fn"]) > 0
+
+
+def test_natural_eval_measures_the_inference_model_on_the_whole_pool(smoke_config):
+  """measure='natural_eval': every measure_every-th step the running-average model predicts the B positive
+  and B negative candidates, counted with weights 2 pi and 2 (1 - pi); the other steps add nothing."""
+  from crackjax.balance import prf
+  from crackjax.evaluation import confusion
+  cfg = smoke_config.copy_and_resolve_references()
+  cfg.balance.measure, cfg.balance.measure_every, cfg.balance.interval = "natural_eval", 2, 1000
+  mesh = Mesh(np.array(jax.devices()[:1]), (parallel.DATA_AXIS,))
+  repl, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)
+  tx = state_lib.make_optimizer(cfg.optimizer, cfg.total_steps)
+  state = state_lib.create(models.get_model(cfg.model), tx, cfg.seed, 32,
+                           prf.init(pos_rate=0.5, natural_rate=0.2), repl)
+  train_step = step_lib.make_train_step(cfg, repl, data)
+  batch = jax.tree.map(jnp.asarray, _batch(0))
+  state, _ = train_step(state, batch)                  # step 1: not a measuring step
+  assert float(state.balance.tp) == float(state.balance.fp) == float(state.balance.fn) == 0.0
+  before = jax.device_get(state)      # the step donates its input state
+  state, _ = train_step(state, batch)                  # step 2: measures with the state it starts from
+  images = jnp.concatenate([batch["pos_image"], batch["neg_image"]]).astype(jnp.float32) / 255.0
+  labels = jnp.concatenate([batch["pos_mask"], batch["neg_mask"]]).astype(jnp.float32)
+  logits = before.apply_fn({"params": before.params, "batch_stats": before.batch_stats}, images, train=False)
+  pool = confusion.confusion_counts(logits, labels, per_example=True)
+  w = np.r_[np.full(8, 0.4), np.full(8, 1.6)]
+  for k in ("tp", "fp", "fn"):
+    assert float(getattr(state.balance, k)) == pytest.approx(float(np.sum(np.asarray(pool[k]) * w)),
+                                                             rel=1e-5, abs=1e-3), k
+  assert train_step._cache_size() == 1

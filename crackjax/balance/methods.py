@@ -69,7 +69,8 @@ def balance_rule(cfg) -> prf.BalanceRule:
       eta_sampling=cfg.eta_sampling if method.sampling == "adaptive" else 0.0,
       log_weight_bounds=(float(jnp.log(cfg.weight_bounds[0])), float(jnp.log(cfg.weight_bounds[1]))),
       logit_bounds=(prf.logit(cfg.rate_bounds[0]), prf.logit(cfg.rate_bounds[1])),
-      warmup_steps=cfg.warmup_steps, measure=cfg.measure, kp=cfg.kp, smoothing=cfg.smoothing,
+      warmup_steps=cfg.warmup_steps, measure=cfg.measure, measure_every=cfg.measure_every, kp=cfg.kp,
+      smoothing=cfg.smoothing,
       dead_band=cfg.dead_band, adaptive_step=cfg.adaptive_step)
 
 

@@ -42,7 +42,7 @@ import scipy.special
 
 
 PRF_KINDS = ("ratio", "diff", "log_ratio")
-MEASURES = ("batch", "natural")
+MEASURES = ("batch", "natural", "natural_eval")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +61,11 @@ class BalanceRule:
     measure: where P and R are judged: 'batch' (the resampled training batches as trained on) or
       'natural' (the same pixels, each patch's counts reweighted by pi / q or (1 - pi) / (1 - q), pi the
       natural share of positive patches and q the rate in force: an unbiased estimate of P and R at the
-      natural distribution, i.e. on whole images, at no extra cost).
+      natural distribution, i.e. on whole images, at no extra cost), or 'natural_eval' (every
+      `measure_every`-th step the model as used for inference -- BatchNorm's running averages -- predicts
+      the step's whole candidate pool, B positive and B negative patches, whose counts are reweighted
+      by 2 pi and 2 (1 - pi) to the natural distribution; one extra forward pass of 2B patches).
+    measure_every: steps between the measurements of 'natural_eval'.
     kp: proportional gain relative to the integral one (velocity form: each move adds
       kp * (e_k - e_(k-1)) to e_k); 0 is the pure integrator of the paper's description.
     smoothing: beta in [0, 1) of the exponential moving average of PRF across intervals.
@@ -78,6 +82,7 @@ class BalanceRule:
   logit_bounds: tuple[float, float] = (-4.6, 4.6)
   warmup_steps: int = 0
   measure: str = "batch"
+  measure_every: int = 4
   kp: float = 0.0
   smoothing: float = 0.0
   dead_band: float = 0.0
@@ -94,6 +99,7 @@ class BalanceRule:
     if self.measure not in MEASURES:
       raise ValueError(f"config.balance.measure={self.measure!r} is unknown; choose one of {MEASURES}.")
     for key, value, ok, want in (
+        ("measure_every", self.measure_every, self.measure_every >= 1, ">= 1"),
         ("kp", self.kp, self.kp >= 0, ">= 0"),
         ("smoothing", self.smoothing, 0 <= self.smoothing < 1, "in [0, 1)"),
         ("dead_band", self.dead_band, self.dead_band >= 0, ">= 0"),
@@ -193,6 +199,14 @@ def natural_slot_weights(state: BalanceState, took_positive) -> jax.Array:
   q = jnp.clip(state.pos_rate, 1e-6, 1.0 - 1e-6)
   pi = state.natural_rate
   return jnp.where(took_positive, pi / q, (1.0 - pi) / (1.0 - q)).astype(jnp.float32)
+
+
+def natural_pool_weights(state: BalanceState, pool_size: int) -> jax.Array:
+  """`[2B] float32` weights of a candidate pool laid out as B positive then B negative patches: 2 pi and
+  2 (1 - pi), so that the weighted counts are those of patches drawn at the natural rate pi."""
+  half = pool_size // 2
+  pi = state.natural_rate
+  return jnp.concatenate([jnp.full((half,), 2.0 * pi), jnp.full((pool_size - half,), 2.0 * (1.0 - pi))])
 
 
 def accumulate(state: BalanceState, tp, fp, fn, pos_taken, patches_taken) -> BalanceState:

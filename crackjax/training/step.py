@@ -68,11 +68,7 @@ def train_step(state: TrainState, batch: dict, *, balance_config, rule: prf.Bala
 
   per_example = confusion.confusion_counts(logits, labels, per_example=True)
   counts = {k: jnp.sum(v) for k, v in per_example.items()}
-  # What the controller sees: the batch as trained on, or reweighted to the natural patch distribution.
-  seen = counts
-  if rule.measure == "natural":
-    slot_weights = prf.natural_slot_weights(state.balance, take_pos)
-    seen = {k: jnp.sum(v * slot_weights) for k, v in per_example.items()}
+  seen = _controller_counts(state, batch, per_example, take_pos, rule)
   pos_taken = jnp.sum(take_pos, dtype=jnp.float32)
   bal = prf.accumulate(state.balance, seen["tp"], seen["fp"], seen["fn"], pos_taken,
                        jnp.float32(take_pos.shape[0]))
@@ -82,6 +78,32 @@ def train_step(state: TrainState, batch: dict, *, balance_config, rule: prf.Bala
                   "patches": jnp.float32(take_pos.shape[0]),
                   "grad_norm": jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grads)))}
   return new_state, step_metrics
+
+
+def _controller_counts(state: TrainState, batch: dict, per_example: dict, take_pos, rule) -> dict:
+  """The TP/FP/FN the balance controller accumulates this step (`rule.measure`, crackjax/balance/prf.py).
+
+  'batch': this step's batch as trained on. 'natural': the same counts, each slot weighted back to the
+  natural rate. 'natural_eval': every `rule.measure_every`-th step, the inference-mode model (BatchNorm's
+  running averages) on the whole candidate pool, weighted to the natural rate; zero on the other steps
+  (`lax.cond`: the forward pass runs only where it is needed).
+  """
+  if rule.measure == "batch":
+    return {k: jnp.sum(v) for k, v in per_example.items()}
+  if rule.measure == "natural":
+    slot_weights = prf.natural_slot_weights(state.balance, take_pos)
+    return {k: jnp.sum(v * slot_weights) for k, v in per_example.items()}
+
+  def measure_pool():
+    images = jnp.concatenate([batch["pos_image"], batch["neg_image"]]).astype(jnp.float32) / 255.0
+    labels = jnp.concatenate([batch["pos_mask"], batch["neg_mask"]]).astype(jnp.float32)
+    logits = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats}, images, train=False)
+    pool = confusion.confusion_counts(logits, labels, per_example=True)
+    weights = prf.natural_pool_weights(state.balance, images.shape[0])
+    return {k: jnp.sum(v * weights) for k, v in pool.items()}
+
+  zeros = lambda: {k: jnp.zeros((), jnp.float32) for k in ("tp", "fp", "fn")}
+  return jax.lax.cond((state.step + 1) % rule.measure_every == 0, measure_pool, zeros)
 
 
 def make_train_step(config, state_sharding, batch_sharding):
