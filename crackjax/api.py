@@ -69,7 +69,7 @@ class Model:
     t = self.threshold if threshold is None else float(threshold)
     if not 0.0 <= t <= 1.0:
       raise errors.UserError(f"threshold={t} must lie in [0, 1].")
-    return self.predict(image) >= t
+    return self.predict(image) >= np.float64(t)   # compared in float64, as crackjax.predict does
 
 
 def _check_image(image) -> np.ndarray:
