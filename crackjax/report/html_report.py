@@ -210,7 +210,8 @@ def predict_report_html(reports: list[dict]) -> str:
     rows.append([
         thumb,
         f"{name}<br>{r['width']}&times;{r['height']}<br>" + " ".join(
-            link(k, t) for k, t in (("overlay", "overlay"), ("probability", "probability"), ("mask", "mask"))),
+            link(k, t) for k, t in (("overlay", "overlay"), ("probability", "probability"), ("mask", "mask")))
+        + f' <a href="{html.escape(os.path.splitext(out["mask"])[0][:-len("_mask")] + ".json")}">json</a>',
         f"#{100 * r['crack_fraction']:.2f}",
         f"#{_fmt(q.get('n_segments'))}",
         f"#{_fmt(q.get('length_px'), 0)}" + (f"<br>{_fmt(q.get('length_mm'), 0)} mm" if mm else ""),

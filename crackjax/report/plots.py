@@ -15,6 +15,17 @@ def _series(events: list[dict], key: str):
   return [p[0] for p in pts], [p[1] for p in pts]
 
 
+def _finish_over_steps(fig, low, ylabel: str, path: str) -> None:
+  """The bottom panel of a [0, 1] quantity over steps labelled; the figure written to `path` and closed."""
+  low.set_ylim(0, 1)
+  low.set_ylabel(ylabel)
+  low.set_xlabel("step")
+  low.legend(loc="best")
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
 def prf_trajectory(events: list[dict], path: str, title: str = "") -> None:
   """Precision and recall per balance interval on top; loss weights and positive-patch rate beneath.
 
@@ -37,13 +48,7 @@ def prf_trajectory(events: list[dict], path: str, title: str = "") -> None:
   mid.legend(loc="best")
   low.plot(*_series(events, "balance/pos_rate"), label="rate q (after update)")
   low.plot(*_series(events, "data/pos_fraction"), label="realised positive share", ls=":", marker=".")
-  low.set_ylim(0, 1)
-  low.set_ylabel("positive patches")
-  low.set_xlabel("step")
-  low.legend(loc="best")
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  _finish_over_steps(fig, low, "positive patches", path)
 
 
 def pr_curves(reports: list[dict], path: str, grid_steps: int) -> None:
@@ -98,10 +103,4 @@ def training_curves(events: list[dict], path: str, title: str = "") -> None:
   for key, label in (("val/precision", "precision"), ("val/recall", "recall"), ("val/f1", "F1"),
                      ("val/iou", "IoU")):
     low.plot(*_series(events, key), label=label, marker="o")
-  low.set_ylim(0, 1)
-  low.set_ylabel("validation split")
-  low.set_xlabel("step")
-  low.legend(loc="best")
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  _finish_over_steps(fig, low, "validation split", path)
