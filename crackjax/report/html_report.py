@@ -42,7 +42,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 img.fig { max-width: 100%; border: 1px solid #eee; }
 img.thumb { max-width: 240px; max-height: 180px; }
 .grid { display: flex; flex-wrap: wrap; gap: 12px; }
-.grid figure { margin: 0; } figcaption { font-size: 12px; color: #555; }
+.grid figure { margin: 0; } .grid img { width: 400px; } figcaption { font-size: 12px; color: #555; }
 .muted { color: #777; font-size: 12px; }
 .key { font-family: monospace; }
 """

@@ -171,12 +171,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
   if jax.process_index() == 0:
     plots.prf_trajectory(metric_writer.read(workdir), os.path.join(workdir, "prf_trajectory.png"),
                          title=f"{config.balance.method} on {config.data.name}")
+  # A few images of the final split for the report (every process takes part in the sharded predict).
+  examples = html_report.test_examples(predict, state, data_sharding, sources.split_source(builder, split),
+                                       config, n=4)
   if jax.process_index() == 0:
     json_file.write(final_path, final)
     hparams.write(workdir, config, final)
-    html_report.write_training_report(workdir, config, final, metric_writer.read(workdir), pr_curve=(
-        accumulator.pr_curve() if accumulator else None), examples=html_report.test_examples(
-            predict, state, data_sharding, sources.split_source(builder, split), config, n=4))
+    html_report.write_training_report(workdir, config, final, metric_writer.read(workdir), examples=examples,
+                                      pr_curve=accumulator.pr_curve() if accumulator else None)
   ckpt.close()
   logging.info("%s split (checkpoint %d): %s", split, best, json.dumps(
       {k: round(final[k], 4) for k in ("precision", "recall", "f1", "iou")}))
