@@ -10,6 +10,10 @@ r"""Speed, peak memory and seam-freeness of `python -m crackjax.predict` (docs/i
     # torch==2.13.0), same tiles and stitching, interleaved rounds:
     flock /tmp/crackjax_timing.lock python benchmarks/predict.py vs-torch --sizes 4096x4096
 
+    # Megapixels/s of the shipped model through crackjax.predict's window, the Python API
+    # (crackjax.load(NAME).predict) and its ONNX export in onnxruntime (CPU), interleaved rounds:
+    flock /tmp/crackjax_timing.lock python benchmarks/predict.py api --model unet_crack500 --sizes 4096x4096
+
 Without `--workdir`, both train (once, a few CPU-minutes) the U-Net of configs/default.py (its
 model.base_channels and model.depth) for 200 steps on configs/smoke.py's data with 128-px
 patches: test F1 about 0.5, so its masks look like cracks (the crack measurements' cost depends on
@@ -33,6 +37,12 @@ overlap, 4 tiles per batch: tiling, model, blending and thresholding) with the p
 crackjax's jitted one or the PyTorch U-Net of benchmarks/torch_unet.py (eval mode, `torch.inference_mode`,
 NCHW and channels_last), both randomly initialised (speed does not depend on the weights). After one
 warm-up image each, `--rounds` interleaved rounds; megapixels/s from the median round.
+
+api: one synthetic road image of each `--sizes` through (a) `sliding_window.predict_image` with the restored
+model (what `python -m crackjax.predict` runs per image: 8-bit map and mask), (b) `crackjax.load(model).predict`
+(float32 map), (c) the same window with the model exported to ONNX (`--onnx_tile`, default 512 = the
+window's tile) run by onnxruntime on the CPU. One warm-up each, then `--rounds` interleaved rounds;
+megapixels/s from the median round; the load average before and after.
 
 Note `uptime` beside the numbers; on a shared machine wrap timings in `flock /tmp/crackjax_timing.lock`.
 """
@@ -195,7 +205,6 @@ def seams(args) -> None:
 
 
 def vs_torch(args) -> None:
-  import statistics  # noqa: PLC0415
 
   import jax  # noqa: PLC0415
   import torch  # noqa: PLC0415
@@ -229,32 +238,79 @@ def vs_torch(args) -> None:
     fns[name] = torch_predict
   print(f"{os.cpu_count()} cores; jax {jax.__version__}, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads); load average {os.getloadavg()[0]:.2f}", flush=True)
+  _race_sizes(args.sizes, lambda h, w: np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8),
+              {name: (lambda im, fn=fn: sliding_window.predict_image(
+                  fn, state, data, im, threshold=0.5, settings=settings, multiple=config.eval.pad_multiple))
+               for name, fn in fns.items()}, args.rounds, digits=2)
+  print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+def _race_sizes(sizes: str, make_image, contenders: dict, rounds: int, digits: int) -> None:
+  """`_race` on an image of each of `sizes` ("WxH,..."; `make_image(h, w)`), under one table header."""
   print("| image | contender | megapixels/s (median) | min - max | s per image |")
   print("|---|---|---:|---:|---:|")
-  for size in args.sizes.split(","):
+  for size in sizes.split(","):
     w, h = (int(v) for v in size.split("x"))
-    image = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
-    run = lambda fn: sliding_window.predict_image(fn, state, data, image, threshold=0.5, settings=settings,
-                                               multiple=config.eval.pad_multiple)
-    for fn in fns.values():
-      run(fn)                                        # warm-up (compiles the jitted predict)
-    times = {name: [] for name in fns}
-    for _ in range(args.rounds):
-      for name, fn in fns.items():
-        t = time.perf_counter()
-        run(fn)
-        times[name].append(time.perf_counter() - t)
-    mp = h * w / 1e6
-    for name, ts in times.items():
-      med = statistics.median(ts)
-      print(f"| {w}x{h} | {name} | {mp / med:.2f} | {mp / max(ts):.2f} - {mp / min(ts):.2f} | {med:.1f} |",
-            flush=True)
-  print(f"load average after: {os.getloadavg()[0]:.2f}")
+    _race(contenders, make_image(h, w), rounds, digits)
+
+
+def _race(contenders: dict, image: np.ndarray, rounds: int, digits: int) -> None:
+  """One warm-up per contender (`image -> anything`), then `rounds` interleaved timed rounds; prints a
+  table row per contender: megapixels/s of the median round, range, seconds per image."""
+  import statistics  # noqa: PLC0415
+  for fn in contenders.values():
+    fn(image)                                        # warm-up (compiles the jitted predict)
+  times = {name: [] for name in contenders}
+  for _ in range(rounds):
+    for name, fn in contenders.items():
+      t = time.perf_counter()
+      fn(image)
+      times[name].append(time.perf_counter() - t)
+  h, w = image.shape[:2]
+  mp = h * w / 1e6
+  for name, ts in times.items():
+    med = statistics.median(ts)
+    print(f"| {w}x{h} | {name} | {mp / med:.{digits}f} | {mp / max(ts):.{digits}f} - {mp / min(ts):.{digits}f} "
+          f"| {med:.1f} |", flush=True)
+
+
+def api(args) -> None:
+  import onnxruntime  # noqa: PLC0415
+
+  import crackjax  # noqa: PLC0415
+  from crackjax import pretrained  # noqa: PLC0415
+  from crackjax.data import synthetic  # noqa: PLC0415
+  from crackjax.inference import exporters  # noqa: PLC0415
+  from crackjax.inference import restored_run  # noqa: PLC0415
+  from crackjax.inference import sliding_window  # noqa: PLC0415
+
+  source = pretrained.resolve(args.model) if args.model else _workdir(args)
+  restored = restored_run.restore(source)
+  model = crackjax.load(source)
+  settings = sliding_window.TileSettings()
+  session = onnxruntime.InferenceSession(exporters.to_onnx(restored, args.onnx_tile),
+                                         providers=["CPUExecutionProvider"])
+  onnx_predict = lambda _, tiles: session.run(None, {"images": np.asarray(tiles)})[0]
+  m = restored.config.eval.pad_multiple
+  contenders = {
+      "crackjax.predict window (uint8 map + mask)": lambda image: sliding_window.predict_image(
+          restored.predict, restored.state, restored.batch_sharding, image, threshold=0.5,
+          settings=settings, multiple=m),
+      "crackjax.load(...).predict (float32 map)": model.predict,
+      f"ONNX in onnxruntime {onnxruntime.__version__}, same window": lambda image: sliding_window.predict_image(
+          onnx_predict, None, restored.batch_sharding, image, threshold=0.5,
+          settings=sliding_window.TileSettings(tile_size=args.onnx_tile), multiple=m),
+  }
+  print(f"model {args.model or source} (checkpoint {restored.step}); {os.cpu_count()} cores; load average "
+        f"before {_load_average()}", flush=True)
+  _race_sizes(args.sizes, lambda h, w: synthetic.generate(0, 2, synthetic.SyntheticSpec(height=h, width=w))[0],
+              contenders, args.rounds, digits=3)
+  print(f"load average after: {_load_average()}")
 
 
 def main() -> None:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("mode", choices=("speed", "seams", "vs-torch"))
+  p.add_argument("mode", choices=("speed", "seams", "vs-torch", "api"))
   p.add_argument("--dir", default="/tmp/crackjax_bench_predict", help="Work folder (images, outputs).")
   p.add_argument("--workdir", default=None, help="A trained crackjax workdir (default: train one).")
   p.add_argument("--sizes", default="4096x4096,8000x6000", help="speed: WIDTHxHEIGHT,...")
@@ -262,9 +318,11 @@ def main() -> None:
                  "'--tile_size=1024 --tile_batch=2'.")
   p.add_argument("--no_quantify_runs", action="store_true", help="speed: skip the runs without "
                  "measurements.")
-  p.add_argument("--rounds", type=int, default=3, help="vs-torch: timed rounds per contender")
+  p.add_argument("--rounds", type=int, default=3, help="vs-torch, api: timed rounds per contender")
+  p.add_argument("--model", default=None, help="api: a shipped model's name (default: --workdir or train one)")
+  p.add_argument("--onnx_tile", type=int, default=512, help="api: the ONNX export's tile size")
   args = p.parse_args()
-  {"speed": speed, "seams": seams, "vs-torch": vs_torch}[args.mode](args)
+  {"speed": speed, "seams": seams, "vs-torch": vs_torch, "api": api}[args.mode](args)
 
 
 if __name__ == "__main__":

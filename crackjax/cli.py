@@ -15,6 +15,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from crackjax import config_base
+from crackjax import library_noise
 
 
 def define_config_flag() -> flags.FlagHolder:
@@ -67,5 +68,9 @@ class _QuietLibraries(py_logging.Filter):
 
 
 def quiet_library_logs() -> None:
-  """Drops INFO lines of the libraries above from the absl log (warnings and errors stay)."""
+  """Drops INFO lines of the libraries above from the absl log (warnings and errors stay), the known
+  library noise (crackjax/library_noise.py) and tensorflow-datasets' progress bars."""
   logging.get_absl_handler().addFilter(_QuietLibraries())
+  library_noise.install()
+  import tensorflow_datasets as tfds  # noqa: PLC0415 (heavy; entry points import it anyway)
+  tfds.disable_progress_bar()

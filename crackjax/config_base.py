@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import ml_collections
 from flax import traverse_util
@@ -181,3 +182,11 @@ def load(workdir: str) -> ml_collections.ConfigDict:
                                      for k, v in flatten(saved).items()})
   config.lock()
   return config
+
+
+def diff_from_base(config) -> list[tuple[str, Any, Any]]:
+  """`(key, default, value)` of every key where `config` differs from `base()` (flat keys, sorted):
+  what a run changed, for its log and report (the full config is in config.json)."""
+  a = flatten(json.loads(base().to_json_best_effort()))
+  b = flatten(json.loads(config.to_json_best_effort()))
+  return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]

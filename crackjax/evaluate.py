@@ -36,7 +36,9 @@ def main(argv):
   logging.info("Wrote %s", os.path.join(os.path.abspath(_WORKDIR.value), "eval", f"{report['split']}.json"))
 
 
-if __name__ == "__main__":
+def run():
+  """`python -m crackjax.evaluate` and the `crackjax-evaluate` console script."""
+  global _WORKDIR, _SPLIT, _CHECKPOINT_STEP, _PROGRESS, _CONFIG  # noqa: PLW0603
   _WORKDIR = flags.DEFINE_string("workdir", None, "A crackjax training workdir (holds config.json and checkpoints/).")
   _SPLIT = flags.DEFINE_string("split", "test", "Split of the run's dataset to evaluate.")
   _CHECKPOINT_STEP = flags.DEFINE_integer("checkpoint_step", -1,
@@ -45,3 +47,7 @@ if __name__ == "__main__":
   _CONFIG = cli.define_config_flag()
   flags.mark_flags_as_required(["workdir"])
   app.run(errors.run_main(main), flags_parser=cli.parse_flags)
+
+
+if __name__ == "__main__":
+  run()

@@ -8,6 +8,7 @@ from ml_collections import config_flags
 from crackjax import cli
 from crackjax import errors
 from crackjax.training import parallel
+from crackjax.training import progress_log
 from crackjax.training import train
 
 
@@ -22,9 +23,17 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   cli.quiet_library_logs()
   parallel.maybe_initialize_distributed()
-  logging.info("Config:\n%s", _CONFIG.value)
+  lines = progress_log.config_lines(_CONFIG.value)
+  logging.info("Config %s (in full in %s/config.json), the keys it changes from "
+               "crackjax/config_base.py:%s", config_flags.get_config_filename(flags.FLAGS["config"]),
+               _WORKDIR.value, "\n" + "\n".join(lines) if lines else " none")
   train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 
 
-if __name__ == "__main__":
+def run():
+  """`python -m crackjax.main` and the `crackjax-train` console script."""
   app.run(errors.run_main(main), flags_parser=cli.parse_flags)
+
+
+if __name__ == "__main__":
+  run()

@@ -159,8 +159,8 @@ def test_command_line(repo, trained_workdir, images, tmp_path):
   assert rep["threshold"] == 0.6 and rep["mm_per_pixel"] == 1.5
   assert rep["tiling"]["tile_size"] == 128 and rep["tiling"]["devices"] == 2
   assert "megapixels/s" in proc.stderr and "tile" in proc.stderr  # summary line, progress bar
-  assert sorted(os.listdir(out)) == ["road_b.json", "road_b_mask.png", "road_b_overlay.png",
-                                     "road_b_prob.png", "summary.csv"]
+  assert sorted(os.listdir(out)) == ["report.html", "road_b.json", "road_b_mask.png", "road_b_overlay.png",
+                                     "road_b_overlay_small.jpg", "road_b_prob.png", "summary.csv"]
 
 
 def test_exif_orientation_and_grey_images_are_read_as_displayed_rgb(tmp_path):

@@ -56,6 +56,14 @@ def test_smoke_run_writes_metrics_checkpoints_and_final_eval(repo, tmp_path, tfd
   assert os.listdir(wd / "tensorboard")
   assert (wd / "prf_trajectory.png").stat().st_size > 10_000
   assert json.load(open(wd / "config.json"))["model"]["base_channels"] == 4
+  # The log talks (a line per log interval and per validation) without the bar, quietly: the config as
+  # its diff from base(), no known library noise; the report and the hparams are written.
+  assert "step 12/12 (100%): loss" in out and "validation at step 12: P" in out, out
+  assert "model.base_channels: 4 (default 16)" in out and "focal_gamma" not in out, out
+  for noise in ("Using custom data configuration", "OpenCV is not installed", "tracked_metric", "read only",
+                "leaked shared_memory"):
+    assert noise not in out, noise
+  assert (wd / "report.html").stat().st_size > 50_000 and (wd / "tensorboard" / "hparams").is_dir()
 
   # A finished run exits at once, saying so, and computes nothing again.
   before = (wd / "metrics.jsonl").read_bytes(), (wd / "eval" / "final.json").stat().st_mtime_ns

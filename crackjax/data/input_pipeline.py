@@ -13,9 +13,13 @@ This package imports no JAX model code.
 from __future__ import annotations
 
 
+import gc
+
 import grain
 import numpy as np
+from grain._src.python.ipc import shared_memory_array
 
+from crackjax import library_noise
 from crackjax.data import lru_cache
 from crackjax.data.patch_index import PatchIndex
 
@@ -123,8 +127,30 @@ def train_dataset(sampler: PoolSampler, num_steps: int, num_workers: int) -> gra
   ds = grain.MapDataset.range(num_steps).map(sampler).to_iter_dataset(
       grain.ReadOptions(num_threads=0, prefetch_buffer_size=0))
   if num_workers > 0:
-    ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers, per_worker_buffer_size=2))
+    ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers, per_worker_buffer_size=2),
+                        worker_init_fn=library_noise.worker_init)
   return ds
+
+
+def close_stream(iterator) -> None:
+  """Closes a training stream and frees its shared memory now, not at interpreter exit.
+
+  Grain's worker processes hand each array over in shared memory, which the main process unlinks
+  when the array is deleted, in a background thread (Grain's SharedMemoryArray asynchronous
+  deletion). Arrays still alive at exit (in reference cycles of the closed iterator) are deleted when
+  that thread no longer runs, so they stay linked and multiprocessing's resource_tracker warns
+  "There appear to be N leaked shared_memory objects to clean up at shutdown". So: close the
+  iterator, collect the cycles, and wait until the queued deletions are done.
+  """
+  close = getattr(iterator, "close", None)
+  if close is not None:
+    close()
+  gc.collect()
+  # The deletion pool has one thread and runs its tasks in order: a no-op queued now returns after
+  # every deletion queued before it. (Grain-internal; skipped if a later Grain changes it.)
+  pool = getattr(getattr(shared_memory_array, "SharedMemoryArray", None), "_del_thread_pool", None)
+  if pool is not None:
+    pool.apply(int)
 
 
 def pad_to_multiple(array: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -22,7 +22,7 @@ OVERLAY_COLOR = np.array([255, 0, 0], np.float32)
 OVERLAY_ALPHA = 0.6
 
 
-_SUFFIXES = ("_prob.png", "_mask.png", "_overlay.png", ".json")
+_SUFFIXES = ("_prob.png", "_mask.png", "_overlay.png", "_overlay_small.jpg", ".json")
 
 
 def list_inputs(path: str) -> list[str]:
@@ -30,7 +30,7 @@ def list_inputs(path: str) -> list[str]:
   if os.path.isdir(path):
     files = sorted(os.path.join(path, f) for f in os.listdir(path)
                    if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(".")
-                   and not f.endswith(_SUFFIXES[:3]))
+                   and not f.endswith(_SUFFIXES[:4]))
     if not files:
       raise FileNotFoundError(f"--input={path} is a folder without images ({', '.join(IMAGE_EXTENSIONS)}).")
     return files
@@ -62,6 +62,16 @@ def read_image(path: str) -> np.ndarray:
 
 def write_png(path: str, array: np.ndarray) -> None:
   PIL.Image.fromarray(array).save(path, format="PNG", compress_level=1)
+
+
+SMALL_SIDE = 1024   # px, the longer side of `write_small_jpeg`'s copy
+
+
+def write_small_jpeg(path: str, array: np.ndarray, max_side: int = SMALL_SIDE, quality: int = 85) -> None:
+  """`array` `[H, W, 3] uint8` as a JPEG downscaled (area average) to at most `max_side` px per side."""
+  im = PIL.Image.fromarray(array)
+  im.thumbnail((max_side, max_side), PIL.Image.Resampling.BOX)
+  im.save(path, format="JPEG", quality=quality)
 
 
 def overlay(image: np.ndarray, mask: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

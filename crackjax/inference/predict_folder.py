@@ -18,10 +18,14 @@ Per input image `<stem>.<ext>` it writes to OUT:
     <stem>_prob.png     8-bit grey: round(255 * p), p the crack probability
     <stem>_mask.png     8-bit: 255 where p >= threshold, else 0
     <stem>_overlay.png  the image with crack pixels blended 60 % towards red
+    <stem>_overlay_small.jpg  that overlay downscaled to at most 1024 px (the report's thumbnails)
     <stem>.json         measurements (crackjax/measurement/: length, widths, area, segments,
                         orientation; in mm and with our JTG 5210-2018 severity given --mm_per_pixel),
                         the settings used and timings
-and OUT/summary.csv with one row per image. The threshold defaults to the run's config.eval.threshold.
+and OUT/summary.csv with one row per image, and OUT/report.html (crackjax/report/html_report.py): a table of
+the images with thumbnails, crack length/width/severity and links to the full overlays. The threshold
+defaults to the run's config.eval.threshold. `--mm_per_pixel` is one number or a per-image CSV
+(crackjax/measurement/scale.py).
 Images: PNG/JPEG/BMP/TIFF/WebP, 8-bit grey/RGB/RGBA/palette (converted to RGB; EXIF orientation applied).
 """
 
@@ -45,6 +49,8 @@ from crackjax.evaluation import full_images
 from crackjax.inference import image_files
 from crackjax.inference import restored_run
 from crackjax.inference import sliding_window
+from crackjax.measurement import scale
+from crackjax.report import html_report
 
 
 _SUMMARY_FIELDS = (
@@ -78,8 +84,7 @@ def run(workdir: str, input_path: str, output_dir: str, *, threshold: float | No
   threshold = config.eval.threshold if threshold is None else float(threshold)
   if not 0.0 <= threshold <= 1.0:
     raise ValueError(f"--threshold={threshold} must lie in [0, 1].")
-  if mm_per_pixel is not None and not mm_per_pixel > 0:
-    raise ValueError(f"--mm_per_pixel={mm_per_pixel} must be > 0.")
+  mm_per_pixel = scale.parse(mm_per_pixel)   # one number, or {stem: number} from a CSV
   settings.check(config.eval.pad_multiple)
   inputs = image_files.list_inputs(input_path)
   stems = [pair_check.file_stem(p) for p in inputs]
@@ -90,6 +95,10 @@ def run(workdir: str, input_path: str, output_dir: str, *, threshold: float | No
   output_dir = os.path.abspath(output_dir)
   if os.path.isdir(input_path) and os.path.abspath(input_path) == output_dir:
     raise ValueError(f"--output={output_dir} is the input folder; choose another folder.")
+  unscaled = [s for s in stems if isinstance(mm_per_pixel, dict) and s not in mm_per_pixel]
+  if unscaled:
+    logging.warning("%d image(s) have no row in the --mm_per_pixel CSV and are measured in pixels "
+                    "only: %s", len(unscaled), ", ".join(unscaled))
   restored = restored_run.restore(workdir, config, checkpoint_step)
   main = jax.process_index() == 0
   if main:
@@ -108,7 +117,8 @@ def run(workdir: str, input_path: str, output_dir: str, *, threshold: float | No
     if main:
       writer.writeheader()
     for n, path in enumerate(inputs, 1):
-      report = _predict_one(restored, path, output_dir, threshold=threshold, mm_per_pixel=mm_per_pixel,
+      report = _predict_one(restored, path, output_dir, threshold=threshold,
+                            mm_per_pixel=scale.for_image(mm_per_pixel, pair_check.file_stem(path)),
                             settings=settings, multiple=config.eval.pad_multiple, measure=measure and main,
                             progress=progress_bar and main, desc=f"[{n}/{len(inputs)}] {os.path.basename(path)}",
                             write=main)
@@ -119,6 +129,8 @@ def run(workdir: str, input_path: str, output_dir: str, *, threshold: float | No
   finally:
     if summary is not None:
       summary.close()
+  if main and reports:
+    html_report.write_predict_report(output_dir, reports)
   return reports
 
 
@@ -144,13 +156,14 @@ def _predict_one(restored, path, output_dir, *, threshold, mm_per_pixel, setting
 
   stem = pair_check.file_stem(path)
   names = {"probability": f"{stem}_prob.png", "mask": f"{stem}_mask.png",
-           "overlay": f"{stem}_overlay.png"}
+           "overlay": f"{stem}_overlay.png", "overlay_small": f"{stem}_overlay_small.jpg"}
   t3 = time.time()
   if write:
     image_files.write_png(os.path.join(output_dir, names["probability"]), prob8)
     del prob8
     image_files.write_png(os.path.join(output_dir, names["mask"]), mask.astype(np.uint8) * 255)
     image_files.write_png(os.path.join(output_dir, names["overlay"]), image_files.overlay(image, mask, out=image))
+    image_files.write_small_jpeg(os.path.join(output_dir, names["overlay_small"]), image)
   t_write = time.time() - t3
   crack = int(np.count_nonzero(mask))
   report = {

@@ -18,6 +18,7 @@ import jax
 from crackjax import config_base
 from crackjax import models
 from crackjax.balance import methods
+from crackjax.inference import model_folder
 from crackjax.training import checkpoints
 from crackjax.training import parallel
 from crackjax.training import state as state_lib
@@ -55,9 +56,14 @@ def apply_overrides(config, overrides: dict[str, Any] | None):
 
 
 def restore(workdir: str, config=None, step: int | None = None) -> Restored:
-  """Restores `step` of the run in `workdir` (default: the best by val/f1, else the latest)."""
+  """Restores `step` of the run in `workdir` (default: the best by val/f1, else the latest).
+
+  `workdir` may also be a model folder (crackjax/inference/model_folder.py: a shipped model's).
+  """
   workdir = os.path.abspath(workdir)
   config = config_base.load(workdir) if config is None else config
+  if model_folder.is_model_folder(workdir):   # a shipped or exported model, not a training workdir
+    return model_folder.restore(workdir, config, step)
   directory = os.path.join(workdir, "checkpoints")
   if not os.path.isdir(directory):
     raise FileNotFoundError(

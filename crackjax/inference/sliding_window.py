@@ -1,12 +1,14 @@
 """Sliding-window prediction of one image of any size: tiles of the mirror-padded image through the
-model in sharded batches, blended seam-free into an 8-bit probability map and a mask
-(geometry and blending: crackjax/inference/tile_grid.py).
+model in sharded batches, blended seam-free into finished row bands of probabilities (`predict_bands`),
+kept as an 8-bit map and a mask (`predict_image`, the CLI) or as float32 (`predict_probabilities`, the
+Python API). Geometry and blending: crackjax/inference/tile_grid.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Callable
+from typing import Iterator
 
 import numpy as np
 
@@ -44,29 +46,25 @@ def image_grid(height: int, width: int, settings: TileSettings, multiple: int) -
                           margin=settings.margin, align=multiple)
 
 
-def predict_image(predict_fn, state, batch_sharding, image: np.ndarray, *, threshold: float,
-                  settings: TileSettings, multiple: int,
-                  on_tiles: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-  """Sliding-window prediction of one image.
+def predict_bands(predict_fn, state, batch_sharding, image: np.ndarray, *, settings: TileSettings,
+                  multiple: int, on_tiles: Callable[[int], None] | None = None
+                  ) -> Iterator[tuple[int, np.ndarray]]:
+  """Sliding-window prediction of one image, as finished row bands (the one window every caller uses).
 
   Args:
     predict_fn: `(state, [B, h, w, 3] uint8) -> [B, h, w] float32` probabilities (inference.Restored).
     image: `[H, W, 3] uint8`, any size.
-    threshold: a pixel is crack iff its blended probability p >= threshold (compared in float64).
     multiple: tile sizes are multiples of this (config.eval.pad_multiple).
     on_tiles: called with the number of tiles done after each batch (progress).
 
-  Returns:
-    `([H, W] uint8 round(255 p), [H, W] bool p >= threshold)`.
+  Yields:
+    `(y0, [rows, W] float32)`: the blended probabilities of image rows `y0 .. y0 + rows - 1`; over the
+    whole image the bands cover rows `0 .. H - 1` once, in order.
   """
   h, w = image.shape[:2]
   grid = image_grid(h, w, settings, multiple)  # tiles() mirror-pads virtually to the grid's size
   tile_h, tile_w = grid.tile_h, grid.tile_w
   stitcher = tile_grid.Stitcher(grid)
-  prob8 = np.empty((h, w), np.uint8)
-  mask = np.empty((h, w), bool)
-  t = np.float64(threshold)
-
   batch = full_images.eval_batch_size(settings.tile_batch)
   rows = parallel.process_rows(batch)
 
@@ -75,11 +73,8 @@ def predict_image(predict_fn, state, batch_sharding, image: np.ndarray, *, thres
     for j, i in enumerate(range(start, stop)):
       for y0, band in stitcher.add(i, probs[j]):
         y1 = min(y0 + len(band), h)
-        if y1 <= y0:
-          continue
-        band = band[:y1 - y0, :w]
-        prob8[y0:y1] = np.rint(np.clip(band, 0.0, 1.0) * 255.0).astype(np.uint8)
-        mask[y0:y1] = band >= t
+        if y1 > y0:
+          yield y0, band[:y1 - y0, :w]
     if on_tiles is not None:
       on_tiles(stop - start)
 
@@ -91,7 +86,38 @@ def predict_image(predict_fn, state, batch_sharding, image: np.ndarray, *, thres
     tiles[:b - a] = tile_grid.tiles(image, grid, a, b)
     probs = predict_fn(state, parallel.to_global({"x": tiles}, batch_sharding)["x"])
     if pending is not None:  # overlap the device's work on this batch with stitching the last one
-      finish(*pending)
+      yield from finish(*pending)
     pending = (start, stop, probs)
-  finish(*pending)
+  yield from finish(*pending)
+
+
+def predict_image(predict_fn, state, batch_sharding, image: np.ndarray, *, threshold: float,
+                  settings: TileSettings, multiple: int,
+                  on_tiles: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """Sliding-window prediction of one image as an 8-bit map and a mask (what `crackjax.predict` writes).
+
+  Args: as `predict_bands`, and
+    threshold: a pixel is crack iff its blended probability p >= threshold (compared in float64).
+
+  Returns:
+    `([H, W] uint8 round(255 p), [H, W] bool p >= threshold)`.
+  """
+  h, w = image.shape[:2]
+  prob8 = np.empty((h, w), np.uint8)
+  mask = np.empty((h, w), bool)
+  t = np.float64(threshold)
+  for y0, band in predict_bands(predict_fn, state, batch_sharding, image, settings=settings,
+                                multiple=multiple, on_tiles=on_tiles):
+    prob8[y0:y0 + len(band)] = np.rint(np.clip(band, 0.0, 1.0) * 255.0).astype(np.uint8)
+    mask[y0:y0 + len(band)] = band >= t
   return prob8, mask
+
+
+def predict_probabilities(predict_fn, state, batch_sharding, image: np.ndarray, *, settings: TileSettings,
+                          multiple: int, on_tiles: Callable[[int], None] | None = None) -> np.ndarray:
+  """Sliding-window prediction of one image as `[H, W] float32` blended probabilities (args: `predict_bands`)."""
+  out = np.empty(image.shape[:2], np.float32)
+  for y0, band in predict_bands(predict_fn, state, batch_sharding, image, settings=settings,
+                                multiple=multiple, on_tiles=on_tiles):
+    out[y0:y0 + len(band)] = band
+  return out

@@ -15,6 +15,17 @@ def _series(events: list[dict], key: str):
   return [p[0] for p in pts], [p[1] for p in pts]
 
 
+def _finish_over_steps(fig, low, ylabel: str, path: str) -> None:
+  """The bottom panel of a [0, 1] quantity over steps labelled; the figure written to `path` and closed."""
+  low.set_ylim(0, 1)
+  low.set_ylabel(ylabel)
+  low.set_xlabel("step")
+  low.legend(loc="best")
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
 def prf_trajectory(events: list[dict], path: str, title: str = "") -> None:
   """Precision and recall per balance interval on top; loss weights and positive-patch rate beneath.
 
@@ -37,13 +48,7 @@ def prf_trajectory(events: list[dict], path: str, title: str = "") -> None:
   mid.legend(loc="best")
   low.plot(*_series(events, "balance/pos_rate"), label="rate q (after update)")
   low.plot(*_series(events, "data/pos_fraction"), label="realised positive share", ls=":", marker=".")
-  low.set_ylim(0, 1)
-  low.set_ylabel("positive patches")
-  low.set_xlabel("step")
-  low.legend(loc="best")
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  _finish_over_steps(fig, low, "positive patches", path)
 
 
 def pr_curves(reports: list[dict], path: str, grid_steps: int) -> None:
@@ -75,3 +80,27 @@ def pr_curves(reports: list[dict], path: str, grid_steps: int) -> None:
   fig.tight_layout()
   fig.savefig(path, dpi=100)
   plt.close(fig)
+
+
+def training_curves(events: list[dict], path: str, title: str = "") -> None:
+  """Training loss, training P/R/F1 (per log interval) and validation P/R/F1 against the step.
+
+  Args:
+    events: the run's metrics.jsonl events (`train/*` and `val/*` keys are used).
+    path: where to write the PNG.
+  """
+  fig, (top, mid, low) = plt.subplots(3, 1, figsize=(8, 8), sharex=True)
+  top.plot(*_series(events, "train/loss"), label="train loss")
+  top.set_ylabel("loss")
+  top.set_yscale("log")
+  top.legend(loc="best")
+  top.set_title(title or "Training")
+  for key, label in (("train/precision", "precision"), ("train/recall", "recall"), ("train/f1", "F1")):
+    mid.plot(*_series(events, key), label=label, lw=1)
+  mid.set_ylim(0, 1)
+  mid.set_ylabel("training batches")
+  mid.legend(loc="best")
+  for key, label in (("val/precision", "precision"), ("val/recall", "recall"), ("val/f1", "F1"),
+                     ("val/iou", "IoU")):
+    low.plot(*_series(events, key), label=label, marker="o")
+  _finish_over_steps(fig, low, "validation split", path)

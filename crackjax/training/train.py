@@ -1,8 +1,9 @@
 """The training loop: read this file top to bottom to follow one run.
 
     data (tfds builder -> patch index -> Grain pool stream) -> jitted train_step (state incl. balance)
-    -> host loop: metrics.jsonl / TensorBoard / progress bar, validation, orbax checkpoints
-    -> at the end: the best checkpoint (by val/f1) evaluated on the test split -> eval/final.json
+    -> host loop: metrics.jsonl / TensorBoard / log lines and progress bar, validation, orbax checkpoints
+    -> at the end: the best checkpoint (by val/f1) evaluated on the test split -> eval/final.json,
+       report.html, TensorBoard hparams
 
 All side effects live here; the step, losses, balance update and metrics are pure functions.
 """
@@ -29,10 +30,13 @@ from crackjax.data import sources
 from crackjax.evaluation import confusion
 from crackjax.evaluation import full_images
 from crackjax.models import convert_weights
+from crackjax.report import html_report
 from crackjax.report import plots
 from crackjax.training import checkpoints
+from crackjax.training import hparams
 from crackjax.training import metric_writer
 from crackjax.training import parallel
+from crackjax.training import progress_log
 from crackjax.training import state as state_lib
 from crackjax.training import step as step_lib
 
@@ -50,6 +54,7 @@ def _train_metrics(pending: list[dict]) -> dict:
   fetched = jax.device_get(pending)
   counts = {k: float(sum(m[k] for m in fetched)) for k in ("tp", "fp", "fn")}
   out = {f"train/{k}": v for k, v in confusion.scores(counts).items()}
+  out.update({f"train/{k}": v for k, v in counts.items()})   # pixel counts (0/0 F1 shows as "-")
   out["train/loss"] = float(np.mean([m["loss"] for m in fetched]))
   out["train/grad_norm"] = float(np.mean([m["grad_norm"] for m in fetched]))
   out["train/pos_patch_fraction"] = (sum(float(m["pos_taken"]) for m in fetched)
@@ -146,9 +151,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     state = _train_loop(config, state, start, train_iter, train_step, data_sharding, ckpt, writer,
                         evaluate, val_source)
   finally:
-    close = getattr(train_iter, "close", None)
-    if close is not None:
-      close()
+    input_pipeline.close_stream(train_iter)   # frees the workers' shared memory now, not at exit
 
   # Final: the best checkpoint by val/f1 (the latest if there is no val split) on the test split
   # (on the val split with eval.final_split="val", so that tuning never touches the test split).
@@ -156,10 +159,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
   state = ckpt.restore(best, state)
   # The full metric set (crackjax/evaluation/crack_metrics.py), shared with `python -m crackjax.evaluate`.
   split = config.eval.final_split
+  accumulator = full_images.new_accumulator(config.eval.threshold, strict=False)
   scores = full_images.evaluate_split(
       predict, state, sources.split_source(builder, split), batch_size=config.eval.batch_size,
       pad_multiple=config.eval.pad_multiple, sharding=data_sharding, threshold=config.eval.threshold,
-      accumulator=full_images.new_accumulator(config.eval.threshold, strict=False))
+      accumulator=accumulator)
   final = {**scores, "split": split, "checkpoint_step": best, "total_steps": config.total_steps,
            "selected_by": "val/f1" if val_source is not None else "latest"}
   prefix = "test" if split == "test" else "final_val"   # val/* already holds the periodic evaluations
@@ -168,8 +172,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
   if jax.process_index() == 0:
     plots.prf_trajectory(metric_writer.read(workdir), os.path.join(workdir, "prf_trajectory.png"),
                          title=f"{config.balance.method} on {config.data.name}")
+  # A few images of the final split for the report (every process takes part in the sharded predict).
+  examples = html_report.test_examples(predict, state, data_sharding, sources.split_source(builder, split),
+                                       config, n=4)
   if jax.process_index() == 0:
     json_file.write(final_path, final)
+    hparams.write(workdir, config, final)
+    html_report.write_training_report(workdir, config, final, metric_writer.read(workdir), examples=examples,
+                                      pr_curve=accumulator.pr_curve() if accumulator else None)
   ckpt.close()
   logging.info("%s split (checkpoint %d): %s", split, best, json.dumps(
       {k: round(final[k], 4) for k in ("precision", "recall", "f1", "iou")}))
@@ -181,6 +191,7 @@ def _train_loop(config, state, start, train_iter, train_step, data_sharding, ckp
   """Steps `start + 1 .. total_steps`: log, validate and checkpoint when due. Returns the last state."""
   progress = tqdm.tqdm(total=config.total_steps, initial=start, unit="step", dynamic_ncols=True,
                        disable=not config.progress_bar or jax.process_index() != 0)
+  log = progress_log.ProgressLog(config.total_steps, start, progress, enabled=jax.process_index() == 0)
   pending, t_log = [], time.time()
   for step in range(start + 1, config.total_steps + 1):
     batch = parallel.to_global(next(train_iter), data_sharding)
@@ -192,7 +203,7 @@ def _train_loop(config, state, start, train_iter, train_step, data_sharding, ckp
     if _is_due(step, config.log_every, config.total_steps):
       scalars.update(_train_metrics(pending))
       scalars["train/steps_per_s"] = len(pending) / (time.time() - t_log)
-      progress.set_postfix(loss=f"{scalars['train/loss']:.4f}", f1=f"{scalars['train/f1']:.3f}")
+      log.train(step, scalars)
       pending, t_log = [], time.time()
     if step % config.balance.interval == 0:
       scalars.update(_balance_metrics(state.balance))
@@ -200,6 +211,7 @@ def _train_loop(config, state, start, train_iter, train_step, data_sharding, ckp
     if val_source is not None and _is_due(step, config.eval_every, config.total_steps):
       val = evaluate(val_source, state)
       scalars.update({f"val/{k}": val[k] for k in ("precision", "recall", "f1", "iou")})
+      log.val(step, val)
       t_log = time.time()
     writer.write(step, scalars)
     if val is not None or _is_due(step, config.checkpoint_every, config.total_steps):
