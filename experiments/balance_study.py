@@ -65,6 +65,7 @@ VARIANTS = {
                                     "--config.balance.normalize_weights=true")),
     "ran_sampling_pi_natural": ("ran_sampling", (*_ETA(0.25), "--config.balance.kp=1.0",
                                                  "--config.balance.measure=natural")),
+    "ran_val": ("ran", ("--config.balance.measure=val", "--config.balance.prf=log_ratio")),
     "ran_natural_eval": ("ran", ("--config.balance.measure=natural_eval",)),
     "ran_pi_natural_eval": ("ran", (*_ETA(0.25), "--config.balance.kp=1.0",
                                     "--config.balance.measure=natural_eval")),

@@ -60,3 +60,21 @@ def test_realised_positive_fraction_follows_the_rate(runs):
     z = (real - want) / sigma
     assert np.all(np.abs(z) < 4.5), (method, z)
     assert abs(np.mean(z)) < 3.0 / np.sqrt(len(z)) * 1.5, (method, np.mean(z))
+
+
+def test_measure_val_moves_the_balance_on_the_validation_counts(smoke_config, tmp_path):
+  """balance.measure='val': the controller moves once per validation, on the pooled val counts, and not
+  at the in-graph interval ends."""
+  config = smoke_config.copy_and_resolve_references()
+  config.update({"total_steps": 12, "eval_every": 4, "checkpoint_every": 4, "log_every": 2})
+  config.balance.update({"method": "ran", "measure": "val", "interval": 3, "eta_weights": 0.5})
+  train.train_and_evaluate(config, str(tmp_path))
+  events = metric_writer.read(str(tmp_path))
+  vals = [e for e in events if "val/precision" in e]
+  assert [e["step"] for e in vals] == [4, 8, 12]
+  for e in vals:   # the balance logged at a validation is what that validation measured
+    assert e["balance/precision"] == pytest.approx(e["val/precision"], abs=1e-6)
+    assert e["balance/recall"] == pytest.approx(e["val/recall"], abs=1e-6)
+  weights = [(e["step"], e["balance/pos_weight"]) for e in events if "balance/pos_weight" in e]
+  changed = [s for (s0, w0), (s, w) in zip(weights, weights[1:]) if w != w0]
+  assert changed and set(changed) <= {4, 8, 12}, weights

@@ -42,7 +42,7 @@ import scipy.special
 
 
 PRF_KINDS = ("ratio", "diff", "log_ratio")
-MEASURES = ("batch", "natural", "natural_eval")
+MEASURES = ("batch", "natural", "natural_eval", "val")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +64,10 @@ class BalanceRule:
       natural distribution, i.e. on whole images, at no extra cost), or 'natural_eval' (every
       `measure_every`-th step the model as used for inference -- BatchNorm's running averages -- predicts
       the step's whole candidate pool, B positive and B negative patches, whose counts are reweighted
-      by 2 pi and 2 (1 - pi) to the natural distribution; one extra forward pass of 2B patches).
+      by 2 pi and 2 (1 - pi) to the natural distribution; one extra forward pass of 2B patches), or
+      'val' (the pooled counts of every validation on the full val images, the operating point the
+      model is judged at: the trainer calls `update_with_counts` after each validation; the in-graph
+      intervals then only track the realised sampling rate).
     measure_every: steps between the measurements of 'natural_eval'.
     kp: proportional gain relative to the integral one (velocity form: each move adds
       kp * (e_k - e_(k-1)) to e_k); 0 is the pure integrator of the paper's description.
@@ -123,7 +126,7 @@ class BalanceState:
     pos_expected: sum over the interval's steps of (rate in force x patches): the expected pos_taken.
     log_pos_weight, log_neg_weight: log of the BCE loss weights of crack / background pixels.
     pos_logit: logit of q, the probability that a batch slot takes a positive patch.
-    precision, recall, prf: values measured at the last completed interval (for logging).
+    precision, recall, prf: values of the last interval that measured something (for logging).
     pos_fraction: realised share of positive patches over the last completed interval.
     expected_fraction: the share the rates in force over that interval asked for.
     updates: number of intervals that moved the state.
@@ -249,9 +252,21 @@ def update(state: BalanceState, rule: BalanceRule, active=True) -> BalanceState:
   the comparisons with the previous error start at the first interval that moves.
   """
   chex.assert_rank([state.tp, state.fp, state.fn], 0)
-  precision, recall = precision_recall(state.tp, state.fp, state.fn)
+  zero = jnp.zeros_like(state.tp)
+  moved = update_with_counts(state, rule, state.tp, state.fp, state.fn, active)
+  return moved.replace(
+      tp=zero, fp=zero, fn=zero, pos_taken=zero, patches_taken=zero, pos_expected=zero,
+      pos_fraction=state.pos_taken / jnp.maximum(state.patches_taken, 1.0),
+      expected_fraction=state.pos_expected / jnp.maximum(state.patches_taken, 1.0))
+
+
+def update_with_counts(state: BalanceState, rule: BalanceRule, tp, fp, fn, active=True) -> BalanceState:
+  """One move of the controller from the counts `tp, fp, fn` (scalars); the interval accumulators are
+  left as they are. `update` uses it at the end of an interval; with `measure='val'` the trainer calls it
+  with every validation's pooled counts."""
+  precision, recall = precision_recall(tp, fp, fn)
   factor = prf(precision, recall, rule.prf)
-  valid = state.tp + state.fn > 0
+  valid = tp + fn > 0
   factor = jnp.where(valid, factor, 0.0)
   moves = valid & active
 
@@ -281,15 +296,11 @@ def update(state: BalanceState, rule: BalanceRule, active=True) -> BalanceState:
     log_pos, log_neg = state.log_pos_weight, state.log_neg_weight
   if rule.eta_sampling == 0:
     logit = state.pos_logit
-  zero = jnp.zeros_like(state.tp)
   return state.replace(
-      tp=zero, fp=zero, fn=zero, pos_taken=zero, patches_taken=zero, pos_expected=zero,
       log_pos_weight=log_pos, log_neg_weight=log_neg, pos_logit=logit,
       precision=jnp.where(valid, precision, state.precision),
       recall=jnp.where(valid, recall, state.recall),
-      prf=factor,
-      pos_fraction=state.pos_taken / jnp.maximum(state.patches_taken, 1.0),
-      expected_fraction=state.pos_expected / jnp.maximum(state.patches_taken, 1.0),
+      prf=jnp.where(valid, factor, state.prf),
       updates=state.updates + moves.astype(jnp.float32),
       drive=drive, step_scale=scale)
 

@@ -83,13 +83,16 @@ def train_step(state: TrainState, batch: dict, *, balance_config, rule: prf.Bala
 def _controller_counts(state: TrainState, batch: dict, per_example: dict, take_pos, rule) -> dict:
   """The TP/FP/FN the balance controller accumulates this step (`rule.measure`, crackjax/balance/prf.py).
 
-  'batch': this step's batch as trained on. 'natural': the same counts, each slot weighted back to the
+  'batch': this step's batch as trained on. 'val': nothing (the trainer feeds the validation counts to
+  `prf.update_with_counts`). 'natural': the same counts, each slot weighted back to the
   natural rate. 'natural_eval': every `rule.measure_every`-th step, the inference-mode model (BatchNorm's
   running averages) on the whole candidate pool, weighted to the natural rate; zero on the other steps
   (`lax.cond`: the forward pass runs only where it is needed).
   """
   if rule.measure == "batch":
     return {k: jnp.sum(v) for k, v in per_example.items()}
+  if rule.measure == "val":   # the trainer moves the controller after each validation instead
+    return {k: jnp.zeros((), jnp.float32) for k in ("tp", "fp", "fn")}
   if rule.measure == "natural":
     slot_weights = prf.natural_slot_weights(state.balance, take_pos)
     return {k: jnp.sum(v * slot_weights) for k, v in per_example.items()}
@@ -125,3 +128,16 @@ def predict_probs(state: TrainState, images) -> jax.Array:
 def make_predict(state_sharding, batch_sharding):
   return jax.jit(predict_probs, in_shardings=(state_sharding, batch_sharding),
                  out_shardings=batch_sharding, compiler_options=compile_options.for_backend())
+
+
+def make_balance_update(config, state_sharding):
+  """`(state, tp, fp, fn) -> state` moving the balance controller by counts measured outside the step
+  (`balance.measure='val'`: the pooled counts of a validation), jitted; warm-up as in the step."""
+  rule = methods.balance_rule(config.balance)
+
+  def balance_update(state: TrainState, tp, fp, fn) -> TrainState:
+    bal = prf.update_with_counts(state.balance, rule, tp, fp, fn, active=state.step > rule.warmup_steps)
+    return state.replace(balance=bal)
+
+  return jax.jit(balance_update, in_shardings=(state_sharding, None, None, None), out_shardings=state_sharding,
+                 donate_argnums=(0,))

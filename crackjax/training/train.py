@@ -141,6 +141,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
     raise ValueError(
         f"config.eval.final_split={config.eval.final_split!r}: use 'test' (the default) or 'val' (for "
         f"tuning; the dataset {config.data.name!r} has splits {sorted(builder.info.splits)}).")
+  if config.balance.measure == "val" and val_source is None:
+    raise ValueError(f"config.balance.measure='val' moves the balance after each validation, but the "
+                     f"dataset {config.data.name!r} has no val split; choose another balance.measure.")
+  balance_update = (step_lib.make_balance_update(config, repl) if config.balance.measure == "val"
+                    else None)
 
   def evaluate(split_source, state_):
     return full_images.evaluate_split(predict, state_, split_source, batch_size=config.eval.batch_size,
@@ -149,7 +154,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
   try:
     state = _train_loop(config, state, start, train_iter, train_step, data_sharding, ckpt, writer,
-                        evaluate, val_source)
+                        evaluate, val_source, balance_update)
   finally:
     input_pipeline.close_stream(train_iter)   # frees the workers' shared memory now, not at exit
 
@@ -187,7 +192,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
 
 def _train_loop(config, state, start, train_iter, train_step, data_sharding, ckpt, writer, evaluate,
-                val_source):
+                val_source, balance_update=None):
   """Steps `start + 1 .. total_steps`: log, validate and checkpoint when due. Returns the last state."""
   progress = tqdm.tqdm(total=config.total_steps, initial=start, unit="step", dynamic_ncols=True,
                        disable=not config.progress_bar or jax.process_index() != 0)
@@ -211,6 +216,9 @@ def _train_loop(config, state, start, train_iter, train_step, data_sharding, ckp
     if val_source is not None and _is_due(step, config.eval_every, config.total_steps):
       val = evaluate(val_source, state)
       scalars.update({f"val/{k}": val[k] for k in ("precision", "recall", "f1", "iou")})
+      if balance_update is not None:   # balance.measure='val': the controller moves on these counts
+        state = balance_update(state, *(np.float32(val[k]) for k in ("tp", "fp", "fn")))
+        scalars.update(_balance_metrics(state.balance))
       log.val(step, val)
       t_log = time.time()
     writer.write(step, scalars)
