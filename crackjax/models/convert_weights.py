@@ -43,6 +43,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from crackjax import errors
+
 # State-dict prefixes that belong to classification heads, not to any backbone here.
 IGNORED_PREFIXES = ("fc.", "head.", "classifier.", "incre_modules.", "downsamp_modules.", "final_layer.",
                     "last_layer.", "aux.", "global_pool.")
@@ -53,7 +55,7 @@ _ALIASES = {"fc6": ("classifier.0", (7, 7)), "fc7": ("classifier.3", (1, 1))}
 def read_state_dict(path: str) -> dict[str, np.ndarray]:
   """A `.npz` or `.pth`/`.pt` state dict as {key: numpy array} (`module.` prefixes stripped)."""
   if not os.path.exists(path):
-    raise FileNotFoundError(f"{path} does not exist (config.model.pretrained_path / --input).")
+    raise errors.MissingFileError(f"{path} does not exist (config.model.pretrained_path / --input).")
   if path.endswith(".npz"):
     with np.load(path, allow_pickle=False) as f:
       sd = {k: f[k] for k in f.files}
@@ -72,7 +74,7 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
     sd = {k: v.detach().cpu().float().numpy() if v.is_floating_point() else v.cpu().numpy()
           for k, v in obj.items() if hasattr(v, "detach")}
   else:
-    raise ValueError(f"{path}: expected a .npz or .pth/.pt state dict.")
+    raise errors.UserError(f"{path}: expected a .npz or .pth/.pt state dict.")
   return {re.sub(r"^module\.", "", k): v for k, v in sd.items()}
 
 
@@ -144,8 +146,8 @@ def convert(state_dict: dict[str, np.ndarray], params_shapes, stats_shapes) -> t
     errors.append(f"{len(unused)} state-dict entries match nothing in the backbone (wrong backbone or "
                   f"depth/width?): {unused[:8]}{' ...' if len(unused) > 8 else ''}")
   if errors:
-    raise ValueError("The state dict does not fit the model's backbone:\n  " + "\n  ".join(errors[:20])
-                     + (f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""))
+    raise errors.UserError("The state dict does not fit the model's backbone:\n  " + "\n  ".join(errors[:20])
+                           + (f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""))
   return out[0], out[1]
 
 
@@ -175,8 +177,8 @@ def from_npz_dict(arrays: dict, params_shapes, stats_shapes) -> tuple[dict, dict
   if extra:
     errors.append(f"{len(extra)} arrays the backbone lacks: {extra[:8]}")
   if errors:
-    raise ValueError("The converted weights do not fit the model's backbone (converted for another "
-                     "backbone or width?):\n  " + "\n  ".join(errors[:20]))
+    raise errors.UserError("The converted weights do not fit the model's backbone (converted for another "
+                           "backbone or width?):\n  " + "\n  ".join(errors[:20]))
   return out[0], out[1]
 
 
@@ -185,7 +187,7 @@ def backbone_shapes(model, patch_size: int = 64) -> tuple[dict, dict]:
   variables = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0),
                                                 jnp.zeros((1, patch_size, patch_size, 3)), train=False))
   if "backbone" not in variables["params"]:
-    raise ValueError(f"{type(model).__name__} has no pretrainable backbone.")
+    raise errors.UserError(f"{type(model).__name__} has no pretrainable backbone.")
   return variables["params"]["backbone"], variables.get("batch_stats", {}).get("backbone", {})
 
 
@@ -208,9 +210,9 @@ def load_pretrained(state, model_config, sharding):
   if not path:
     return state
   if "backbone" not in state.params:
-    raise ValueError(f"config.model.pretrained_path={path!r} is set but model.name="
-                     f"{model_config.name!r} has no pretrainable backbone (those with one: pspnet, "
-                     f"fpn, deeplabv3plus, fcn, hrnet); leave it ''.")
+    raise errors.UserError(f"config.model.pretrained_path={path!r} is set but model.name="
+                           f"{model_config.name!r} has no pretrainable backbone (those with one: pspnet, "
+                           f"fpn, deeplabv3plus, fcn, hrnet); leave it ''.")
   shapes = lambda t: jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), t)
   params, stats = load_backbone(path, shapes(state.params["backbone"]),
                                 shapes(state.batch_stats.get("backbone", {})))
