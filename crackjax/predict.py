@@ -27,11 +27,19 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   cli.quiet_library_logs()
   step = _CHECKPOINT_STEP.value
-  reports = predict_folder.run(_WORKDIR.value, _INPUT.value, _OUTPUT.value, threshold=_THRESHOLD.value,
-                mm_per_pixel=_MM_PER_PIXEL.value, checkpoint_step=None if step < 0 else step,
-                settings=sliding_window.TileSettings(_TILE_SIZE.value, _OVERLAP.value, _MARGIN.value, _TILE_BATCH.value),
-                measure=_QUANTIFY.value, overrides=cli.config_overrides(_CONFIG),
-                progress_bar=_PROGRESS.value)
+  try:
+    reports = predict_folder.run(_WORKDIR.value, _INPUT.value, _OUTPUT.value, threshold=_THRESHOLD.value,
+                  mm_per_pixel=_MM_PER_PIXEL.value, checkpoint_step=None if step < 0 else step,
+                  settings=sliding_window.TileSettings(_TILE_SIZE.value, _OVERLAP.value, _MARGIN.value, _TILE_BATCH.value),
+                  measure=_QUANTIFY.value, overrides=cli.config_overrides(_CONFIG),
+                  progress_bar=_PROGRESS.value)
+  except errors.SkippedInputsError as e:   # the readable images were predicted: their summary, then the error
+    _log_summary(e.result)
+    raise
+  _log_summary(reports)
+
+
+def _log_summary(reports: list[dict]) -> None:
   mp = sum(r["height"] * r["width"] for r in reports) / 1e6
   secs = sum(r["seconds"]["predict"] for r in reports)
   logging.info("%d image(s), %.1f megapixels, prediction %.1f s (%.3f megapixels/s); results in %s",
