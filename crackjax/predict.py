@@ -28,11 +28,11 @@ def main(argv):
   cli.quiet_library_logs()
   step = _CHECKPOINT_STEP.value
   try:
-    reports = predict_folder.run(_WORKDIR.value, _INPUT.value, _OUTPUT.value, threshold=_THRESHOLD.value,
-                  mm_per_pixel=_MM_PER_PIXEL.value, checkpoint_step=None if step < 0 else step,
-                  settings=sliding_window.TileSettings(_TILE_SIZE.value, _OVERLAP.value, _MARGIN.value, _TILE_BATCH.value),
-                  measure=_QUANTIFY.value, overrides=cli.config_overrides(_CONFIG),
-                  progress_bar=_PROGRESS.value)
+    reports = predict_folder.run(
+        _WORKDIR.value, _INPUT.value, _OUTPUT.value, threshold=_THRESHOLD.value,
+        mm_per_pixel=_MM_PER_PIXEL.value, checkpoint_step=None if step < 0 else step,
+        settings=sliding_window.TileSettings(_TILE_SIZE.value, _OVERLAP.value, _MARGIN.value, _TILE_BATCH.value),
+        measure=_QUANTIFY.value, overrides=cli.config_overrides(_CONFIG), progress_bar=_PROGRESS.value)
   except errors.SkippedInputsError as e:   # the readable images were predicted: their summary, then the error
     _log_summary(e.result)
     raise

@@ -55,6 +55,20 @@ def _splits_csv(root: pathlib.Path, rows) -> None:
   (root / "splits.csv").write_text("stem,split\n" + "".join(f"{s},{p}\n" for s, p in rows))
 
 
+def small_copy_config(smoke_config, root, **overrides):
+  """configs/smoke.py on a 3-pair crack_folder copy written to `root` (64x64 images: a, b train, c
+  test; no val split), with flat `overrides`, for tests that train on real-data code paths."""
+  rows = [("a", "train"), ("b", "train"), ("c", "test")]
+  for i, (stem, _) in enumerate(rows):
+    _pair(root, f"images/{stem}.png", f"masks/{stem}.png", i, h=64, w=64)
+  _splits_csv(root, rows)
+  config = smoke_config.copy_and_resolve_references()
+  config.update_from_flattened_dict({"data.name": "crack_folder", "data.manual_dir": str(root),
+                                     "data.patch_size": 32, "data.patch_stride": 16, "eval_every": 0,
+                                     **overrides})
+  return config
+
+
 def _records(builder, split):
   src = sources.split_source(builder, split)
   return {str(src[i]["stem"], "utf-8") if isinstance(src[i]["stem"], bytes) else str(src[i]["stem"]):

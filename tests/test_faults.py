@@ -132,10 +132,9 @@ def _failing_writes(monkeypatch, target: str, module, name: str = "open"):
 def test_tensorboard_on_a_full_disk_fails_at_once_instead_of_hanging(tmp_path, monkeypatch):
   """The events are written and flushed in the calling thread: ENOSPC is raised by `write`, naming
   the folder (tensorboardX's SummaryWriter lost it in its writer thread and later hung on its queue)."""
-  from tensorboardX import record_writer
   writer = metric_writer.MetricWriter(str(tmp_path))
   writer.write(1, {"train/loss": 0.5})
-  events = [f for f in os.listdir(tmp_path / "tensorboard")]
+  events = os.listdir(tmp_path / "tensorboard")
   assert len(events) == 1 and os.path.getsize(tmp_path / "tensorboard" / events[0]) > 0
 
   class Full:
@@ -149,7 +148,6 @@ def test_tensorboard_on_a_full_disk_fails_at_once_instead_of_hanging(tmp_path, m
   assert not thread.is_alive(), "the write hung"
   assert isinstance(done[0], errors.DiskFullError) and str(tmp_path / "tensorboard") in str(done[0])
   assert [e["step"] for e in metric_writer.read(str(tmp_path))] == [1, 2]
-  del record_writer
 
 
 def _raises(fn):
@@ -353,16 +351,9 @@ def test_a_workdir_that_is_a_file_is_named(tmp_path):
 
 
 def test_a_resumed_run_refuses_data_changed_under_it_and_says_what_changed(smoke_config, tmp_path):
-  from tests.test_builders import _mask, _pair, _save, _splits_csv
+  from tests.test_builders import _mask, _save, small_copy_config
   root = tmp_path / "copy"
-  rows = [("a", "train"), ("b", "train"), ("c", "test")]
-  for i, (stem, _) in enumerate(rows):
-    _pair(root, f"images/{stem}.png", f"masks/{stem}.png", i, h=64, w=64)
-  _splits_csv(root, rows)
-  config = smoke_config.copy_and_resolve_references()
-  config.update_from_flattened_dict({"data.name": "crack_folder", "data.manual_dir": str(root),
-                                     "data.patch_size": 32, "data.patch_stride": 16, "total_steps": 4,
-                                     "checkpoint_every": 2, "eval_every": 0})
+  config = small_copy_config(smoke_config, root, total_steps=4, checkpoint_every=2)
   wd = tmp_path / "run"
   final = train.train_and_evaluate(config, str(wd))
   recorded = json.loads((wd / "data.json").read_text())

@@ -86,16 +86,8 @@ def test_a_problem_only_the_data_shows_fails_before_config_json_and_the_correcte
     smoke_config, tmp_path):
   """final_split='val' on a real copy without a val split is known only once the copy is read:
   it fails then, before config.json is written, and the corrected command runs in the same workdir."""
-  from tests.test_builders import _pair, _splits_csv
-  root = tmp_path / "copy"
-  rows = [("a", "train"), ("b", "train"), ("c", "test")]
-  for i, (stem, _) in enumerate(rows):
-    _pair(root, f"images/{stem}.png", f"masks/{stem}.png", i, h=64, w=64)
-  _splits_csv(root, rows)
-  config = smoke_config.copy_and_resolve_references()
-  config.update_from_flattened_dict({"data.name": "crack_folder", "data.manual_dir": str(root),
-                                     "data.patch_size": 32, "data.patch_stride": 16, "total_steps": 2,
-                                     "eval_every": 0, "eval.final_split": "val"})
+  from tests.test_builders import small_copy_config
+  config = small_copy_config(smoke_config, tmp_path / "copy", total_steps=2, **{"eval.final_split": "val"})
   wd = tmp_path / "run"
   with pytest.raises(errors.UserError, match=r"config.eval.final_split='val': the dataset 'crack_folder' "
                      r"has splits \['test', 'train'\]"):
