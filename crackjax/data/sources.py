@@ -26,13 +26,17 @@ from crackjax.data import tile_store
 DATASETS = registry.Registry("config.data.name")
 
 
-@DATASETS.register("synthetic")
-def _synthetic(data_config, data_dir: str) -> tfds.core.DatasetBuilder:
+def _synthetic_config(data_config) -> builders.SyntheticCracksConfig:
   s = data_config.synthetic
-  config = builders.SyntheticCracksConfig(
+  return builders.SyntheticCracksConfig(
       height=s.height, width=s.width, num_train=s.num_train, num_val=s.num_val, num_test=s.num_test,
       seed=s.seed, distractors=s.distractors, crack_fraction=tuple(s.crack_fraction))
-  return builders.SyntheticCracks(config=config, data_dir=data_dir, file_format="array_record")
+
+
+@DATASETS.register("synthetic")
+def _synthetic(data_config, data_dir: str) -> tfds.core.DatasetBuilder:
+  return builders.SyntheticCracks(config=_synthetic_config(data_config), data_dir=data_dir,
+                                  file_format="array_record")
 
 
 def _manual_dir(data_config) -> str:
@@ -67,10 +71,7 @@ def check_config(data_config) -> None:
   if data_config.name in builders.MANUAL_BUILDERS:
     _manual_dir(data_config)
   if data_config.name == "synthetic":
-    s = data_config.synthetic
-    builders.SyntheticCracksConfig(height=s.height, width=s.width, num_train=s.num_train,
-                                   num_val=s.num_val, num_test=s.num_test, seed=s.seed,
-                                   distractors=s.distractors)
+    _synthetic_config(data_config)              # the generator's spec checks its values
   if data_config.get("crop_tile_size", 0):
     tile_store.check_options(data_config.crop_tile_size, data_config.get("crop_tile_codec", "png"))
   mask_encoding.check_ambiguous_option(data_config.get("ambiguous_masks", "error"))

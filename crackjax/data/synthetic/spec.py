@@ -35,11 +35,13 @@ class SyntheticSpec:
         object.__setattr__(self, "crack_fraction", tuple(float(v) for v in self.crack_fraction))
         object.__setattr__(self, "crack_width", tuple(int(v) for v in self.crack_width))
         if int(self.height) < 16 or int(self.width) < 16:
-            raise errors.UserError(f"image must be at least 16x16, got {self.height}x{self.width}")
+            raise errors.UserError(f"synthetic images must be at least 16x16 (config.data.synthetic.height, "
+                                   f"width), got {self.height}x{self.width}")
         lo, hi = self.crack_fraction
         if len(self.crack_fraction) != 2 or not 0.0 <= lo <= hi <= 0.5:
             raise errors.UserError(
-                f"crack_fraction must be (lo, hi) with 0 <= lo <= hi <= 0.5, got {self.crack_fraction}")
+                f"crack_fraction (config.data.synthetic.crack_fraction) must be (lo, hi) with 0 <= lo <= hi "
+                f"<= 0.5, got {self.crack_fraction}")
         wlo, whi = self.crack_width
         if len(self.crack_width) != 2 or not 1 <= wlo <= whi <= 31:
             raise errors.UserError(
