@@ -365,7 +365,12 @@ def test_a_resumed_run_refuses_data_changed_under_it_and_says_what_changed(smoke
   os.utime(root / "masks/a.png", ns=(mtime + 10**9, mtime + 10**9))
   config.total_steps = 6                                               # resume the finished run
   with pytest.raises(errors.UserError, match=rf"the data of the run in {wd} changed since it started "
-                     r"\(builder_config: .*; 1 file\(s\) changed: masks/a.png\)"):
+                     r"\(fingerprint: .*; 1 file\(s\) changed: masks/a.png\)"):
     train.train_and_evaluate(config, str(wd))
   assert json.loads((wd / "config.json").read_text())["total_steps"] == 4   # nothing rewritten
   assert json.loads((wd / "data.json").read_text()) == recorded
+  # The same files in another folder are the same data: the run resumes from there.
+  _save(root / "masks/a.png", _mask(0, 64, 64) * 255)
+  shutil.copytree(root, tmp_path / "moved")
+  config.data.manual_dir = str(tmp_path / "moved")
+  assert train.train_and_evaluate(config, str(wd))["total_steps"] == 6

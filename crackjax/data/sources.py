@@ -178,9 +178,10 @@ def identity(builder) -> dict:
 
 
 def identity_changes(saved: dict, current: dict, limit: int = 5) -> list[str]:
-  """What differs between two `identity` records, in words (empty: the same data)."""
-  changes = [f"{k}: was {saved.get(k)!r}, now {current.get(k)!r}"
-             for k in ("dataset", "builder_config", "version") if saved.get(k) != current.get(k)]
+  """What differs between two `identity` records, in words (empty: the same data). A real copy is
+  compared by content (its fingerprint and files), so the same files in another folder are the same."""
+  keys = ("dataset", "version") + (("fingerprint",) if "fingerprint" in current else ("builder_config",))
+  changes = [f"{k}: was {saved.get(k)!r}, now {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
   a, b = saved.get("files", {}), current.get("files", {})
   for what, names in (("changed", sorted(k for k in set(a) & set(b) if a[k] != b[k])),
                       ("added", sorted(set(b) - set(a))), ("removed", sorted(set(a) - set(b)))):
