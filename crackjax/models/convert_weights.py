@@ -99,7 +99,7 @@ def convert(state_dict: dict[str, np.ndarray], params_shapes, stats_shapes) -> t
                        f"Flax name {flat_key!r}.")
     modules.setdefault(flat_key, (module, {}))[1][leaf] = value
   used: set[str] = set()
-  errors: list[str] = []
+  problems: list[str] = []
   missing: dict[str, list[str]] = {}
 
   def fetch(module_path: tuple, leaf: str, shape) -> np.ndarray | None:
@@ -114,7 +114,7 @@ def convert(state_dict: dict[str, np.ndarray], params_shapes, stats_shapes) -> t
     torch_leaf = {"kernel": "weight", "scale": "weight", "bias": "bias", "mean": "running_mean",
                   "var": "running_var"}[leaf]
     if torch_leaf not in leaves:
-      errors.append(f"missing {torch_module}.{torch_leaf} for Flax {module_key}/{leaf}")
+      problems.append(f"missing {torch_module}.{torch_leaf} for Flax {module_key}/{leaf}")
       return None
     value = np.asarray(leaves[torch_leaf], np.float32)
     used.add(f"{torch_module}.{torch_leaf}")
@@ -122,11 +122,11 @@ def convert(state_dict: dict[str, np.ndarray], params_shapes, stats_shapes) -> t
       if alias:                               # Linear [O, C*kh*kw] -> [O, C, kh, kw]
         value = value.reshape(value.shape[0], -1, *alias[1]) if value.ndim == 2 else value
       if value.ndim != 4:
-        errors.append(f"{torch_module}.{torch_leaf} has shape {value.shape}, not a conv weight")
+        problems.append(f"{torch_module}.{torch_leaf} has shape {value.shape}, not a conv weight")
         return None
       value = value.transpose(2, 3, 1, 0)
     if value.shape != tuple(shape):
-      errors.append(f"{torch_module}.{torch_leaf}: shape {value.shape} (after conversion) but Flax "
+      problems.append(f"{torch_module}.{torch_leaf}: shape {value.shape} (after conversion) but Flax "
                     f"{module_key}/{leaf} needs {tuple(shape)}")
       return None
     return value
@@ -139,15 +139,15 @@ def convert(state_dict: dict[str, np.ndarray], params_shapes, stats_shapes) -> t
       if value is not None:
         flat[path] = value
     out.append(traverse_util.unflatten_dict(flat))
-  errors[:0] = [f"missing {m}.* (Flax {', '.join(leaves)})" for m, leaves in missing.items()]
+  problems[:0] = [f"missing {m}.* (Flax {', '.join(leaves)})" for m, leaves in missing.items()]
   unused = sorted(k for k in state_dict if k not in used and not k.endswith("num_batches_tracked")
                   and not k.startswith(IGNORED_PREFIXES))
   if unused:
-    errors.append(f"{len(unused)} state-dict entries match nothing in the backbone (wrong backbone or "
+    problems.append(f"{len(unused)} state-dict entries match nothing in the backbone (wrong backbone or "
                   f"depth/width?): {unused[:8]}{' ...' if len(unused) > 8 else ''}")
-  if errors:
-    raise errors.UserError("The state dict does not fit the model's backbone:\n  " + "\n  ".join(errors[:20])
-                           + (f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""))
+  if problems:
+    raise errors.UserError("The state dict does not fit the model's backbone:\n  " + "\n  ".join(problems[:20])
+                           + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""))
   return out[0], out[1]
 
 
@@ -160,25 +160,25 @@ def to_npz_dict(params: dict, batch_stats: dict) -> dict[str, np.ndarray]:
 
 def from_npz_dict(arrays: dict, params_shapes, stats_shapes) -> tuple[dict, dict]:
   """A converted file's arrays -> (params, batch_stats), checked leaf by leaf against the shapes."""
-  out, errors, seen = [], [], set()
+  out, problems, seen = [], [], set()
   for col, tree in (("params", params_shapes), ("batch_stats", stats_shapes)):
     flat = {}
     for path, leaf in traverse_util.flatten_dict(tree).items():
       key = col + "/" + "/".join(path)
       seen.add(key)
       if key not in arrays:
-        errors.append(f"missing {key} {tuple(leaf.shape)}")
+        problems.append(f"missing {key} {tuple(leaf.shape)}")
       elif arrays[key].shape != tuple(leaf.shape):
-        errors.append(f"{key}: shape {arrays[key].shape}, the model needs {tuple(leaf.shape)}")
+        problems.append(f"{key}: shape {arrays[key].shape}, the model needs {tuple(leaf.shape)}")
       else:
         flat[path] = np.asarray(arrays[key], np.float32)
     out.append(traverse_util.unflatten_dict(flat))
   extra = sorted(set(arrays) - seen)
   if extra:
-    errors.append(f"{len(extra)} arrays the backbone lacks: {extra[:8]}")
-  if errors:
+    problems.append(f"{len(extra)} arrays the backbone lacks: {extra[:8]}")
+  if problems:
     raise errors.UserError("The converted weights do not fit the model's backbone (converted for another "
-                           "backbone or width?):\n  " + "\n  ".join(errors[:20]))
+                           "backbone or width?):\n  " + "\n  ".join(problems[:20]))
   return out[0], out[1]
 
 
