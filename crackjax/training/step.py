@@ -75,10 +75,10 @@ def train_step(state: TrainState, batch: dict, *, balance_config, rule: prf.Bala
                        jnp.float32(take_pos.shape[0]))
   bal = prf.maybe_update(bal, rule, new_state.step)
   new_state = new_state.replace(balance=bal)
+  grad_sq = sum(jnp.sum(g * g) for g in jax.tree.leaves(grads))
   step_metrics = {"loss": loss, **counts, "pos_taken": pos_taken,
-                  "patches": jnp.float32(take_pos.shape[0]),
-                  "grad_norm": jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grads))),
-                  "finite": all_finite(loss, grads)}
+                  "patches": jnp.float32(take_pos.shape[0]), "grad_norm": jnp.sqrt(grad_sq),
+                  "finite": all_finite(loss, grad_sq)}
   return new_state, step_metrics
 
 
@@ -108,17 +108,18 @@ def _controller_counts(state: TrainState, batch: dict, per_example: dict, take_p
   return jax.lax.cond((state.step + 1) % rule.measure_every == 0, measure_pool, zeros)
 
 
-def all_finite(loss, grads) -> jax.Array:
+def all_finite(loss, grad_sq) -> jax.Array:
   """`float32` 1.0 if the loss and every gradient entry are finite (no NaN, no inf), else 0.0.
 
-  Computed in-graph on every step and returned with the step's metrics; the host reads it only where it
-  syncs anyway (crackjax/training/train.py), so a diverged state is never checkpointed. (optax's
-  `apply_if_finite` would skip such updates; crackjax stops instead, naming the step.)
+  `grad_sq` is the sum of the squared gradient entries (the step logs its root, the gradient norm): a
+  NaN or inf in any entry makes it NaN or inf, so the check costs no pass over the gradients of its own
+  (a per-entry `isfinite` pass measured +0.25% bytes accessed per step). It also flags a gradient norm
+  beyond float32's range (~1.8e19), which is divergence as well. Computed in-graph on every step and
+  returned with the step's metrics; the host reads it only where it syncs anyway
+  (crackjax/training/train.py), so a diverged state is never checkpointed. (optax's `apply_if_finite`
+  would skip such updates; crackjax stops instead, naming the step.)
   """
-  ok = jnp.isfinite(loss)
-  for g in jax.tree.leaves(grads):
-    ok = ok & jnp.all(jnp.isfinite(g))
-  return ok.astype(jnp.float32)
+  return (jnp.isfinite(loss) & jnp.isfinite(grad_sq)).astype(jnp.float32)
 
 
 def make_train_step(config, state_sharding, batch_sharding):
