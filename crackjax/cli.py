@@ -15,6 +15,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from crackjax import config_base
+from crackjax import errors
 from crackjax import library_noise
 
 
@@ -38,13 +39,13 @@ def config_overrides(holder: flags.FlagHolder) -> dict[str, Any]:
 
 
 def parse_flags(argv: list[str]) -> list[str]:
-  """absl flag parsing that names an unknown `--config.<key>` instead of printing a traceback."""
+  """absl flag parsing that names an unknown `--config.<key>` (or a bad flag value) in one line, exit 2."""
   try:
     return flags.FLAGS(argv)
   except (AttributeError, KeyError) as e:
     exit_unknown_config_keys(argv, e)
   except flags.Error as e:  # e.g. a value of the wrong type: the message names flag and value
-    sys.exit(f"{e}\nPass --helpfull to list the flags.")
+    errors.exit_with(f"{' '.join(str(e).split())} (pass --helpfull to list the flags)")
 
 
 def exit_unknown_config_keys(argv: list[str], error: Exception):
@@ -52,8 +53,8 @@ def exit_unknown_config_keys(argv: list[str], error: Exception):
   known = set(config_base.flatten(config_base.base().to_dict()))
   given = [a[len("--config."):].split("=")[0] for a in argv if a.startswith("--config.")]
   unknown = [k for k in given if k not in known and not any(n.startswith(k + ".") for n in known)]
-  sys.exit(f"Unknown config key(s) {unknown or [str(error)]} on the command line. Every key and its "
-           f"default is listed in crackjax/config_base.py; check the spelling.")
+  errors.exit_with(f"unknown config key(s) {unknown or [str(error)]} on the command line. Every key and "
+                   f"its default is listed in crackjax/config_base.py; check the spelling.")
 
 
 # Libraries whose INFO lines drown the log (orbax logs every file it reads or writes).
@@ -63,13 +64,20 @@ _QUIET_LIBRARIES = ("/orbax/", "/grain/", "/tensorflow_datasets/", "/jax/_src/")
 class _QuietLibraries(py_logging.Filter):
 
   def filter(self, record):
-    return record.levelno >= py_logging.WARNING or not any(
-        part in record.pathname for part in _QUIET_LIBRARIES)
+    if "/crackjax/" in record.pathname:
+      return True
+    if record.levelno < py_logging.WARNING:
+      return not any(part in record.pathname for part in _QUIET_LIBRARIES)
+    # A full disk, logged with its traceback by every orbax thread and asyncio task it stops (some at
+    # exit): the entry point reports it in one line naming the path (crackjax/errors.py).
+    error = record.exc_info[1] if record.exc_info else Exception(record.getMessage())
+    return not errors.is_disk_full(error)
 
 
 def quiet_library_logs() -> None:
-  """Drops INFO lines of the libraries above from the absl log (warnings and errors stay), the known
-  library noise (crackjax/library_noise.py) and tensorflow-datasets' progress bars."""
+  """Drops INFO lines of the libraries above from the absl log (warnings and errors stay, except a
+  library's report of a full disk, which the entry point gives in one line), the known library noise
+  (crackjax/library_noise.py) and tensorflow-datasets' progress bars."""
   logging.get_absl_handler().addFilter(_QuietLibraries())
   library_noise.install()
   import tensorflow_datasets as tfds  # noqa: PLC0415 (heavy; entry points import it anyway)

@@ -13,6 +13,7 @@ from typing import Any
 import ml_collections
 from flax import traverse_util
 
+from crackjax import errors
 from crackjax import json_file
 
 # Keys that may differ when resuming a run in an existing workdir (they do not change the state).
@@ -71,6 +72,7 @@ def base() -> ml_collections.ConfigDict:
   c.data.crop_tile_codec = "png"   # tile store codec: png (smaller) | raw (faster to read)
   c.data.crop_tile_cache_mb = 256  # MB of decoded tiles kept per worker when crop_tile_size > 0
   c.data.skip_bad_pairs = False    # real data: leave out (and list) bad image/mask pairs instead of failing
+  c.data.ambiguous_masks = "error"  # error | threshold: grey masks outside rule 3c of data/mask_encoding.py
   c.data.synthetic = ml_collections.ConfigDict()  # the procedural generator (crackjax/data/synthetic/)
   c.data.synthetic.height = 1024   # px
   c.data.synthetic.width = 1024    # px
@@ -145,35 +147,43 @@ def flatten(d: dict) -> dict:
           for k, v in traverse_util.flatten_dict(d, sep=".").items()}
 
 
-def save_or_check(config: ml_collections.ConfigDict, workdir: str, write: bool = True) -> None:
-  """Saves `workdir/config.json`, or refuses to resume when the saved run's config is incompatible.
-
-  Every process checks; only the one with `write=True` (process 0) writes, atomically, so the others
-  never read a half-written file."""
+def check_resumable(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Refuses (UserError) when `workdir/config.json` holds a run whose config differs from `config` in a
+  key that changes the state (any key not in RESUMABLE_KEYS). Reads only; a workdir without
+  config.json passes."""
   path = os.path.join(workdir, "config.json")
-  current = json.loads(config.to_json_best_effort())
-  if os.path.exists(path):
-    with open(path) as f:
-      saved = json.load(f)
-    a, b = flatten(saved), flatten(current)
-    diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in RESUMABLE_KEYS)
-    if diff:
-      lines = "\n".join(f"  {k}: saved {a.get(k)!r}, now {b.get(k)!r}" for k in diff)
-      raise ValueError(
-          f"{workdir} holds a run with a different config, so it cannot be resumed:\n{lines}\n"
-          f"To start fresh, pass a new --workdir (or delete {workdir}); to continue that run, drop "
-          f"these overrides.")
-  os.makedirs(workdir, exist_ok=True)
-  if not write:
+  if not os.path.exists(path):
     return
-  json_file.write(path, current)
+  current = json.loads(config.to_json_best_effort())
+  with open(path) as f:
+    saved = json.load(f)
+  a, b = flatten(saved), flatten(current)
+  defaults = flatten(json.loads(base().to_json_best_effort()))
+  # A key added to crackjax after the run was saved is compatible at its default value.
+  diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in RESUMABLE_KEYS
+                and not (k not in a and k in defaults and b.get(k) == defaults[k]))
+  if diff:
+    changes = "; ".join(f"{k}: saved {a.get(k)!r}, now {b.get(k)!r}" for k in diff)
+    raise errors.UserError(
+        f"{workdir} holds a run with a different config, so it cannot be resumed ({changes}). To "
+        f"start fresh, pass a new --workdir (or delete {workdir}); to continue that run, drop these "
+        f"overrides.")
+
+
+def save(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Writes `workdir/config.json` atomically (process 0 only; call `check_resumable` first)."""
+  json_file.write(os.path.join(workdir, "config.json"), json.loads(config.to_json_best_effort()))
 
 
 def load(workdir: str) -> ml_collections.ConfigDict:
   """The resolved config a run saved in `workdir` (for evaluate / predict)."""
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
-    raise FileNotFoundError(f"{path} does not exist: is {workdir} a crackjax training workdir?")
+    what = "is a file, not a folder" if os.path.isfile(workdir) else (
+        "has no config.json" if os.path.isdir(workdir) else "does not exist")
+    raise errors.MissingFileError(f"--workdir {workdir} {what} ({path} is missing): is it a crackjax "
+                                  f"training workdir? Train first with `python -m crackjax.main --config "
+                                  f"configs/<name>.py --workdir {workdir}`.")
   with open(path) as f:
     saved = json.load(f)
   config = base()

@@ -25,8 +25,16 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   cli.quiet_library_logs()
   step = _CHECKPOINT_STEP.value
-  report = evaluate_run.evaluate(_WORKDIR.value, _SPLIT.value, None if step < 0 else step,
-                    cli.config_overrides(_CONFIG), progress_bar=_PROGRESS.value)
+  try:
+    report = evaluate_run.evaluate(_WORKDIR.value, _SPLIT.value, None if step < 0 else step,
+                                   cli.config_overrides(_CONFIG), progress_bar=_PROGRESS.value)
+  except errors.SkippedInputsError as e:   # the good pairs were evaluated: their summary, then the error
+    _log_summary(e.result)
+    raise
+  _log_summary(report)
+
+
+def _log_summary(report: dict) -> None:
   g = f"grid{full_images.GRID_STEPS}"
   logging.info("%s split, checkpoint %d: %s", report["split"], report["checkpoint_step"], json.dumps(
       {k: round(report[k], 4) for k in ("precision", "recall", "f1", "iou", "miou_2class_pooled",

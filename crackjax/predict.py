@@ -44,11 +44,19 @@ def main(argv):
     raise errors.UserError("give --input (an image or a folder of images) and --output (a folder).")
   step = _CHECKPOINT_STEP.value
   workdir = pretrained.folder(_MODEL.value) if _MODEL.value else _WORKDIR.value
-  reports = predict_folder.run(workdir, _INPUT.value, _OUTPUT.value, threshold=_THRESHOLD.value,
-                mm_per_pixel=scale.parse(_MM_PER_PIXEL.value), checkpoint_step=None if step < 0 else step,
-                settings=sliding_window.TileSettings(_TILE_SIZE.value, _OVERLAP.value, _MARGIN.value, _TILE_BATCH.value),
-                measure=_QUANTIFY.value, overrides=cli.config_overrides(_CONFIG),
-                progress_bar=_PROGRESS.value)
+  try:
+    reports = predict_folder.run(
+        workdir, _INPUT.value, _OUTPUT.value, threshold=_THRESHOLD.value,
+        mm_per_pixel=scale.parse(_MM_PER_PIXEL.value), checkpoint_step=None if step < 0 else step,
+        settings=sliding_window.TileSettings(_TILE_SIZE.value, _OVERLAP.value, _MARGIN.value, _TILE_BATCH.value),
+        measure=_QUANTIFY.value, overrides=cli.config_overrides(_CONFIG), progress_bar=_PROGRESS.value)
+  except errors.SkippedInputsError as e:   # the readable images were predicted: their summary, then the error
+    _log_summary(e.result)
+    raise
+  _log_summary(reports)
+
+
+def _log_summary(reports: list[dict]) -> None:
   mp = sum(r["height"] * r["width"] for r in reports) / 1e6
   secs = sum(r["seconds"]["predict"] for r in reports)
   logging.info("%d image(s), %.1f megapixels, prediction %.1f s (%.3f megapixels/s); results in %s (open "

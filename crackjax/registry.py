@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
+from crackjax import errors
+
 
 class Registry:
   """A name -> object map for one config key, with a duplicate check and errors that list the choices."""
@@ -36,7 +38,7 @@ class Registry:
   def get(self, name: str) -> Any:
     """The object registered as `name`; an unknown name fails naming the key and the choices."""
     if name not in self._entries:
-      raise ValueError(f"{self.config_key}={name!r} is unknown; choose one of {self.names()}.")
+      raise errors.UserError(f"{self.config_key}={name!r} is unknown; choose one of {self.names()}.")
     return self._entries[name]
 
   def names(self) -> list[str]:

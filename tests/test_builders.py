@@ -55,6 +55,20 @@ def _splits_csv(root: pathlib.Path, rows) -> None:
   (root / "splits.csv").write_text("stem,split\n" + "".join(f"{s},{p}\n" for s, p in rows))
 
 
+def small_copy_config(smoke_config, root, **overrides):
+  """configs/smoke.py on a 3-pair crack_folder copy written to `root` (64x64 images: a, b train, c
+  test; no val split), with flat `overrides`, for tests that train on real-data code paths."""
+  rows = [("a", "train"), ("b", "train"), ("c", "test")]
+  for i, (stem, _) in enumerate(rows):
+    _pair(root, f"images/{stem}.png", f"masks/{stem}.png", i, h=64, w=64)
+  _splits_csv(root, rows)
+  config = smoke_config.copy_and_resolve_references()
+  config.update_from_flattened_dict({"data.name": "crack_folder", "data.manual_dir": str(root),
+                                     "data.patch_size": 32, "data.patch_stride": 16, "eval_every": 0,
+                                     **overrides})
+  return config
+
+
 def _records(builder, split):
   src = sources.split_source(builder, split)
   return {str(src[i]["stem"], "utf-8") if isinstance(src[i]["stem"], bytes) else str(src[i]["stem"]):
@@ -349,3 +363,114 @@ def test_image_record_bytes_keeps_jpeg_and_png_and_converts_the_rest(tmp_path):
     assert out.format == "PNG" and out.mode == "RGB"
     np.testing.assert_array_equal(np.asarray(out), rgb)
 
+
+
+# ------------------------------------------------------------------------------------------------
+# Official releases as distributed: a pair is (split, stem); leaks are found by content.
+# ------------------------------------------------------------------------------------------------
+
+
+_LAYOUTS = {   # (split, stem) -> (image, mask) paths in each builder's official layout
+    "deepcrack": lambda split, stem: (f"{split}_img/{stem}.jpg", f"{split}_lab/{stem}.png"),
+    "crack500": lambda split, stem: (f"{split}crop/{stem}.jpg", f"{split}crop/{stem}_mask.png"),
+    "two_stage_crack": lambda split, stem: (f"{split}/images/{stem}.png", f"{split}/masks/{stem}.png"),
+    "hrrc": lambda split, stem: (f"{split}/images/{stem}.jpg", f"{split}/masks/{stem}.png"),
+    "crack_folder": lambda split, stem: (f"images/{stem}.jpg", f"masks/{stem}.png"),
+}
+
+
+def _copy(root, name: str, pairs) -> None:
+  """A copy in `name`'s layout with `pairs` = [(split, stem, seed)] (96x96 images, as two_stage needs)."""
+  for split, stem, seed in pairs:
+    _pair(root, *_LAYOUTS[name](split, stem), seed, h=96, w=96)
+  if name == "crack_folder":
+    _splits_csv(root, [(stem, split) for split, stem, _ in pairs])
+
+
+@pytest.mark.parametrize("name", ["deepcrack", "crack500", "two_stage_crack", "hrrc"])
+def test_a_file_name_in_two_splits_for_different_images_is_two_pairs(tmp_path, name):
+  """The DeepCrack release has 10 names (e.g. 11289-1.jpg) in both train_img/ and test_img/ for
+  different images: each split keeps its own."""
+  root = tmp_path / name
+  _copy(root, name, [("train", "11289-1", 1), ("train", "7Q3A9060-1", 2), ("test", "11289-1", 3)])
+  builder = sources.get_builder(_data_config(name, root, tmp_path / "tfds"))
+  assert {s: builder.info.splits[s].num_examples for s in builder.info.splits} == {"train": 2, "test": 1}
+  np.testing.assert_array_equal(_records(builder, "train")["11289-1"]["mask"][..., 0], _mask(1, 96, 96))
+  np.testing.assert_array_equal(_records(builder, "test")["11289-1"]["mask"][..., 0], _mask(3, 96, 96))
+
+
+@pytest.mark.parametrize("name", sorted(_LAYOUTS))
+def test_the_same_image_in_two_splits_is_a_leak_naming_both_files(tmp_path, name):
+  """Found by content: the test copy has another name (and its own mask), the bytes are the train image's."""
+  root = tmp_path / name
+  _copy(root, name, [("train", "a", 1), ("train", "b", 2), ("test", "c", 3), ("test", "d", 4)])
+  train_a, test_d = _LAYOUTS[name]("train", "a")[0], _LAYOUTS[name]("test", "d")[0]
+  (root / test_d).write_bytes((root / train_a).read_bytes())
+  tfds_dir = tmp_path / "tfds"
+  with pytest.raises(pair_check.ValidationError) as err:
+    sources.get_builder(_data_config(name, root, tfds_dir))
+  assert (f"  {test_d}: the same image (identical bytes) as {train_a} in split 'train': a leak between "
+          f"splits 'train' and 'test'; remove one copy") in str(err.value).splitlines(), str(err.value)
+  assert list(tfds_dir.glob(f"{name}/*/1.0.0/dataset_info.json")) == []
+  # Skippable like any bad pair: the test copy is left out, the train image kept.
+  builder = sources.get_builder(_data_config(name, root, tfds_dir, skip_bad_pairs=True))
+  assert {s: builder.info.splits[s].num_examples for s in builder.info.splits} == {"train": 2, "test": 1}
+
+
+def test_a_mask_replaced_in_place_by_one_of_the_same_size_is_prepared_afresh(tmp_path):
+  """The fingerprint hashes the files' bytes: a same-size BMP mask with other cracks (the old
+  fingerprint, paths and sizes, missed it) gives a new prepared copy with the new mask."""
+  root = tmp_path / "inplace"
+  _pair(root, "images/a.png", "masks/a.bmp", 1)
+  _pair(root, "images/b.png", "masks/b.bmp", 2)
+  _splits_csv(root, [("a", "train"), ("b", "test")])
+  tfds_dir = tmp_path / "tfds"
+  first = sources.get_builder(_data_config("crack_folder", root, tfds_dir))
+  size, mtime = os.path.getsize(root / "masks/a.bmp"), os.stat(root / "masks/a.bmp").st_mtime_ns
+  _save(root / "masks/a.bmp", _mask(9) * 255)
+  os.utime(root / "masks/a.bmp", ns=(mtime + 10**9, mtime + 10**9))   # a later write, whatever the clock
+  assert os.path.getsize(root / "masks/a.bmp") == size
+  second = sources.get_builder(_data_config("crack_folder", root, tfds_dir))
+  assert first.data_dir != second.data_dir
+  np.testing.assert_array_equal(_records(second, "train")["a"]["mask"][..., 0], _mask(9))
+  np.testing.assert_array_equal(_records(first, "train")["a"]["mask"][..., 0], _mask(1))
+
+
+def test_content_hashes_are_cached_by_size_and_mtime(tmp_path, monkeypatch):
+  from crackjax.data import file_hashes
+  paths = [str(tmp_path / f"f{i}") for i in range(3)]
+  for i, p in enumerate(paths):
+    pathlib.Path(p).write_bytes(bytes([i]) * 100)
+  hashed = []
+  real = file_hashes.sha1_file
+  monkeypatch.setattr(file_hashes, "sha1_file", lambda p: hashed.append(p) or real(p))
+  cache = str(tmp_path / "cache" / "hashes.json")
+  first = file_hashes.hashes(paths, cache)
+  assert sorted(hashed) == paths and len(set(first.values())) == 3
+  hashed.clear()
+  assert file_hashes.hashes(paths, cache) == first and hashed == []      # a start only stats the files
+  pathlib.Path(paths[1]).write_bytes(b"\x07" * 100)                       # same size, new bytes
+  mtime = os.stat(paths[1]).st_mtime_ns
+  os.utime(paths[1], ns=(mtime + 10**9, mtime + 10**9))
+  again = file_hashes.hashes(paths, cache)
+  assert hashed == [paths[1]] and again[paths[1]] != first[paths[1]] and again[paths[0]] == first[paths[0]]
+
+
+def test_ambiguous_masks_fail_naming_the_file_and_values_unless_accepted(tmp_path):
+  """{0, 1, 2, 128}: values 1 and 2 are not the soft edge of the crack at 128 (rule 3c of
+  crackjax/data/mask_encoding.py), so preparation stops naming the file; with
+  data.ambiguous_masks=threshold it is accepted, cut at 128, into a copy of its own."""
+  root = tmp_path / "labels"
+  _pair(root, "images/a.png", "masks/a.png", 1, h=64, w=64)
+  _pair(root, "images/b.png", "masks/b.png", 2, h=64, w=64)
+  labels = np.zeros((64, 64), np.uint8)
+  labels[5, 2:60], labels[30, 2:60], labels[55, 2:60] = 128, 1, 2
+  _save(root / "masks/a.png", labels)
+  _splits_csv(root, [("a", "train"), ("b", "test")])
+  tfds_dir = tmp_path / "tfds"
+  with pytest.raises(pair_check.ValidationError, match=r"masks/a.png: mask values cannot be interpreted: "
+                     r"mask has 4 grey values \{0, 1, 2, 128\}: 116 pixels with values \{1, 2\}"):
+    sources.get_builder(_data_config("crack_folder", root, tfds_dir))
+  builder = sources.get_builder(_data_config("crack_folder", root, tfds_dir, ambiguous_masks="threshold"))
+  assert "thresholdmasks" in builder.builder_config.name
+  np.testing.assert_array_equal(_records(builder, "train")["a"]["mask"][..., 0], labels >= 128)

@@ -13,6 +13,7 @@ from sklearn.metrics import average_precision_score
 from sklearn.metrics import precision_recall_fscore_support
 
 from crackjax import config_base
+from crackjax import errors
 from crackjax.data import sources
 from crackjax.evaluation import evaluate_run
 from crackjax.inference import restored_run
@@ -129,3 +130,32 @@ def test_command_line(repo, trained_workdir):
   proc = subprocess.run(cmd[:5] + ["--config.eval.treshold=0.3"], cwd=repo, env=env,
                         capture_output=True, text=True, timeout=300)
   assert proc.returncode != 0 and "eval.treshold" in proc.stdout + proc.stderr
+
+
+def test_a_dataset_with_bad_pairs_is_evaluated_on_the_good_ones_and_the_bad_are_listed(
+    trained_workdir, tmp_path):
+  """Cross-dataset evaluation on a folder with a truncated image: the good test pairs are scored, the
+  bad one is named in the log, in the report and in the error that ends the command."""
+  import shutil
+  from tests.test_builders import _pair, _splits_csv
+  workdir = tmp_path / "run"                       # a copy: this test writes eval/test.json
+  shutil.copytree(trained_workdir, workdir)
+  root = tmp_path / "folder"
+  rows = [("t0", "train"), ("g1", "test"), ("g2", "test"), ("bad", "test")]
+  for i, (stem, _) in enumerate(rows):
+    _pair(root, f"images/{stem}.png", f"masks/{stem}.png", i, h=64, w=96)
+  _splits_csv(root, rows)
+  data = (root / "images/bad.png").read_bytes()
+  (root / "images/bad.png").write_bytes(data[:len(data) // 2])
+  overrides = {"data.name": "crack_folder", "data.manual_dir": str(root), "data.tfds_dir": str(tmp_path / "tfds")}
+  with pytest.raises(errors.SkippedInputsError, match=r"1 bad image/mask pair\(s\) of .*folder were left out "
+                     r"of this evaluation \(bad;.*skip_bad_pairs=true") as e:
+    evaluate_run.evaluate(str(workdir), "test", overrides=overrides, progress_bar=False)
+  report = e.value.result
+  assert report["images"] == 2 and report["skipped_pairs"][0].startswith("bad: images/bad.png: unreadable")
+  with open(workdir / "eval" / "test.json") as f:
+    assert json.load(f)["skipped_pairs"] == report["skipped_pairs"]
+  # Accepted explicitly, the same evaluation ends without an error.
+  accepted = evaluate_run.evaluate(str(workdir), "test", overrides={**overrides, "data.skip_bad_pairs": True},
+                                   progress_bar=False)
+  assert accepted["images"] == 2

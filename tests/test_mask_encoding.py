@@ -123,3 +123,38 @@ def test_cfd_mat_ground_truth(tmp_path):
   junk.write_bytes(b"not a mat file at all")
   with pytest.raises(OSError):
     mask_encoding.read_cfd_mat(junk)
+
+
+def _labels() -> np.ndarray:
+  """{0, 1, 2, 128}: three kinds of crack far apart, as label masks hold them (the issue's probe)."""
+  m = np.zeros((64, 64), np.uint8)
+  m[5, 2:60], m[30, 2:60], m[55, 2:60] = 128, 1, 2
+  return m
+
+
+def test_low_values_far_from_any_crack_are_ambiguous_and_named():
+  """A half-scale cut would keep only the 128 crack and drop two thirds of the labelled pixels."""
+  with pytest.raises(mask_encoding.AmbiguousMaskError,
+                     match=r"4 grey values \{0, 1, 2, 128\}: 116 pixels with values \{1, 2\} below half "
+                           r"the 255 scale lie more than 16 px from any crack pixel"):
+    mask_encoding.read_mask(_png(_labels()))
+
+
+def test_the_explicit_option_accepts_an_ambiguous_mask_and_logs_its_file(tmp_path, caplog):
+  path = tmp_path / "labels.png"
+  path.write_bytes(_png(_labels()))
+  with caplog.at_level("WARNING"):
+    out = mask_encoding.read_mask(str(path), ambiguous="threshold")
+  np.testing.assert_array_equal(out, _labels() >= 128)
+  assert f"{path}: mask has 4 grey values" in caplog.text and "ambiguous_masks=threshold" in caplog.text
+  with pytest.raises(ValueError, match="ambiguous_masks='maybe'"):
+    mask_encoding.check_ambiguous_option("maybe")
+
+
+def test_a_soft_edge_and_a_uniform_background_are_not_ambiguous():
+  """Rule 3c's low values next to a crack (within 16 px) are its edge; a constant background other
+  than 0 is the background."""
+  soft = _antialiased()
+  soft[20, 14] = 3                  # a faint pixel 6 px below the crack row: still its edge
+  np.testing.assert_array_equal(mask_encoding.normalise(soft), TRUTH)
+  np.testing.assert_array_equal(mask_encoding.normalise((TRUTH * 200 + 20).astype(np.uint8)), TRUTH)

@@ -16,6 +16,7 @@ import numpy as np
 import PIL.Image
 import pytest
 
+from crackjax import errors
 from crackjax.data import synthetic
 from crackjax.inference import image_files
 from crackjax.inference import predict_folder
@@ -175,3 +176,28 @@ def test_exif_orientation_and_grey_images_are_read_as_displayed_rgb(tmp_path):
   PIL.Image.fromarray(np.full((30, 50), 77, np.uint8)).save(tmp_path / "grey.png")
   g = image_files.read_image(str(tmp_path / "grey.png"))
   assert g.shape == (30, 50, 3) and g.flags.writeable and np.all(g == 77)
+
+
+def test_a_folder_with_bad_files_predicts_every_good_one_and_lists_the_bad(trained_workdir, tmp_path, caplog):
+  """A truncated JPEG and a non-image among good images: each is named when met, every good image is
+  predicted (before and after them), and the error at the end lists the bad ones."""
+  folder, out = tmp_path / "in", tmp_path / "out"
+  folder.mkdir()
+  good, _ = synthetic.generate(0, 9, synthetic.SyntheticSpec(height=64, width=96))
+  PIL.Image.fromarray(good).save(folder / "a.png")
+  PIL.Image.fromarray(good).save(folder / "b.jpg", quality=90)
+  (folder / "b.jpg").write_bytes((folder / "b.jpg").read_bytes()[:300])     # truncated
+  PIL.Image.fromarray(good).save(folder / "c.png")
+  (folder / "d.png").write_text("not a png")
+  with caplog.at_level("ERROR"), pytest.raises(errors.SkippedInputsError) as e:
+    predict_folder.run(str(trained_workdir), str(folder), str(out), progress_bar=False)
+  message = str(e.value)
+  assert message.startswith("2 of 4 input image(s) could not be read and were skipped: ")
+  assert f"{folder / 'b.jpg'}, {folder / 'd.png'}" in message and "the other 2 were predicted" in message
+  assert [os.path.basename(r["input"]) for r in e.value.result] == ["a.png", "c.png"]
+  skipped = [line for line in caplog.text.splitlines() if "Skipping" in line]
+  assert len(skipped) == 2 and "b.jpg" in skipped[0] and "truncated" in skipped[0] and "d.png" in skipped[1]
+  for stem in ("a", "c"):
+    assert (out / f"{stem}_mask.png").exists() and (out / f"{stem}.json").exists()
+  with open(out / "summary.csv") as f:
+    assert [os.path.basename(r["input"]) for r in csv.DictReader(f)] == ["a.png", "c.png"]

@@ -22,8 +22,8 @@ def _main(repo, workdir, tfds_dir, *overrides, devices=1, wait=True):
   cmd = [sys.executable, "-m", "crackjax.main", "--config", str(repo / "configs" / "smoke.py"),
          "--workdir", str(workdir), f"--config.data.tfds_dir={tfds_dir}",
          "--config.progress_bar=False", *overrides]
-  # Unwaited runs get their own process group, so that a test can kill the trainer with its Grain workers
-  # (a SIGKILL of the trainer alone leaves the workers running, orphaned).
+  # Unwaited runs get their own process group, so that a test can kill the whole job at once, as a
+  # preempted machine does (killing the trainer alone also ends its Grain workers: tests/test_faults.py).
   proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, start_new_session=not wait)
   if not wait:

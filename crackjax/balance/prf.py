@@ -40,6 +40,8 @@ import jax
 import jax.numpy as jnp
 import scipy.special
 
+from crackjax import errors
+
 
 PRF_KINDS = ("ratio", "diff", "log_ratio")
 MEASURES = ("batch", "natural", "natural_eval", "val")
@@ -96,11 +98,11 @@ class BalanceRule:
 
   def __post_init__(self):
     if self.interval < 1:
-      raise ValueError(f"config.balance.interval must be >= 1, got {self.interval}.")
+      raise errors.UserError(f"config.balance.interval must be >= 1, got {self.interval}.")
     if self.prf not in PRF_KINDS:
-      raise ValueError(f"config.balance.prf={self.prf!r} is unknown; choose one of {PRF_KINDS}.")
+      raise errors.UserError(f"config.balance.prf={self.prf!r} is unknown; choose one of {PRF_KINDS}.")
     if self.measure not in MEASURES:
-      raise ValueError(f"config.balance.measure={self.measure!r} is unknown; choose one of {MEASURES}.")
+      raise errors.UserError(f"config.balance.measure={self.measure!r} is unknown; choose one of {MEASURES}.")
     for key, value, ok, want in (
         ("measure_every", self.measure_every, self.measure_every >= 1, ">= 1"),
         ("kp", self.kp, self.kp >= 0, ">= 0"),
@@ -110,10 +112,10 @@ class BalanceRule:
         ("step_shrink", self.step_shrink, 0 < self.step_shrink <= 1, "in (0, 1]"),
         ("min_step_scale", self.min_step_scale, 0 < self.min_step_scale <= 1, "in (0, 1]")):
       if not ok:
-        raise ValueError(f"config.balance.{key} must be {want}, got {value}.")
+        raise errors.UserError(f"config.balance.{key} must be {want}, got {value}.")
     for name, (lo, hi) in (("weight", self.log_weight_bounds), ("rate", self.logit_bounds)):
       if not lo <= hi:
-        raise ValueError(f"config.balance {name} bounds must satisfy min <= max, got ({lo}, {hi}).")
+        raise errors.UserError(f"config.balance {name} bounds must satisfy min <= max, got ({lo}, {hi}).")
 
 
 @flax.struct.dataclass
@@ -178,11 +180,11 @@ def init(pos_weight: float = 1.0, neg_weight: float = 1.0, pos_rate: float = 0.5
 
   `natural_rate` (the patch grid's share of positive patches) defaults to `pos_rate`."""
   if pos_weight <= 0 or neg_weight <= 0:
-    raise ValueError(f"loss weights must be > 0, got pos={pos_weight}, neg={neg_weight}.")
+    raise errors.UserError(f"loss weights must be > 0, got pos={pos_weight}, neg={neg_weight}.")
   natural_rate = pos_rate if natural_rate is None else natural_rate
   for name, rate in (("positive-patch rate", pos_rate), ("natural positive-patch rate", natural_rate)):
     if not 0.0 <= rate <= 1.0:
-      raise ValueError(f"{name} must lie in [0, 1], got {rate}.")
+      raise errors.UserError(f"{name} must lie in [0, 1], got {rate}.")
   f = lambda v: jnp.asarray(v, jnp.float32)
   return BalanceState(
       tp=f(0), fp=f(0), fn=f(0), pos_taken=f(0), patches_taken=f(0), pos_expected=f(0),

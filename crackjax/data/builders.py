@@ -22,6 +22,7 @@ import numpy as np
 import PIL.Image
 import tensorflow_datasets as tfds
 
+from crackjax.data import file_hashes
 from crackjax.data import mask_encoding
 from crackjax.data import pair_check
 from crackjax.data import synthetic
@@ -108,14 +109,28 @@ def image_record_bytes(path: str) -> bytes:
 
 
 class ManualCrackConfig(tfds.core.BuilderConfig):
-  """One user copy of a dataset. The name holds the copy's fingerprint (relative paths and sizes of its
-  files, see `pair_check.Listing.fingerprint`), so a changed copy is prepared afresh instead of reusing
-  stale records; `skip_bad_pairs` does not change the bytes of a successful preparation (without it,
-  a copy with bad pairs is not prepared at all), so it is not part of the name."""
+  """One user copy of a dataset. The name holds the copy's fingerprint (relative paths and content
+  hashes of its files, see `pair_check.Listing.fingerprint`), so a changed copy -- a file added,
+  removed or replaced in place, even by one of the same size -- is prepared afresh instead of reusing
+  stale records. `ambiguous_masks="threshold"` changes the stored masks, so it is in the name too;
+  `skip_bad_pairs` does not change the bytes of a successful preparation (without it, a copy with bad
+  pairs is not prepared at all), so it is not.
 
-  def __init__(self, *, name: str, description: str = "", skip_bad_pairs: bool = False):
+  Attributes:
+    fingerprint: the copy's fingerprint (10 hex digits).
+    file_hashes: `{relative path: SHA-1}` of every file the fingerprint covers (what a resumed run
+      compares to say which files changed).
+    hash_cache: the JSON file caching those hashes (None: no cache).
+  """
+
+  def __init__(self, *, name: str, fingerprint: str, file_hashes: dict[str, str], description: str = "",
+               skip_bad_pairs: bool = False, ambiguous_masks: str = "error", hash_cache: str | None = None):
     super().__init__(name=name, description=description)
+    self.fingerprint = fingerprint
+    self.file_hashes = file_hashes
+    self.hash_cache = hash_cache
     self.skip_bad_pairs = skip_bad_pairs
+    self.ambiguous_masks = ambiguous_masks
 
 
 def _safe_name(text: str) -> str:
@@ -157,20 +172,22 @@ class ManualCrackDataset(tfds.core.GeneratorBasedBuilder):
     """The pairs of the copy at `root` by split, and the layout problems, without opening any file."""
 
   @classmethod
-  def read_mask(cls, path: str) -> np.ndarray:
-    """Mask file -> `[H, W] uint8` {0, 1} (mask_encoding's rule)."""
-    return mask_encoding.read_mask(path)
+  def read_mask(cls, path: str, ambiguous: str = "error") -> np.ndarray:
+    """Mask file -> `[H, W] uint8` {0, 1} (mask_encoding's rule; `ambiguous`: config.data.ambiguous_masks)."""
+    return mask_encoding.read_mask(path, ambiguous)
 
   @classmethod
-  def listing(cls, root: str) -> pair_check.Listing:
-    """`list_pairs` plus the checks every layout shares: the folder exists, the required splits."""
+  def listing(cls, root: str, hash_cache: str | None = None) -> pair_check.Listing:
+    """`list_pairs` plus the checks every layout shares: the folder exists, the required splits.
+    `hash_cache`: where the files' content hashes are cached (crackjax/data/file_hashes.py)."""
     root = os.path.abspath(os.path.expanduser(root))
     if not os.path.isdir(root):
-      listing = pair_check.Listing(root)
+      listing = pair_check.Listing(root, hash_cache=hash_cache)
       listing.problems.append(pair_check.Problem(
           root, f"config.data.manual_dir does not exist or is not a folder. {cls.LAYOUT}"))
       return listing
     listing = cls.list_pairs(root)
+    listing.hash_cache = hash_cache
     fatal = any(p.stem is None for p in listing.problems)
     if (fatal and cls is not CrackFolder and _find_dir(root, ["images"]) and _find_dir(root, ["masks"])
         and os.path.exists(os.path.join(root, "splits.csv"))):
@@ -184,25 +201,37 @@ class ManualCrackDataset(tfds.core.GeneratorBasedBuilder):
     return listing
 
   @classmethod
-  def config_for(cls, manual_dir: str, skip_bad_pairs: bool = False) -> ManualCrackConfig:
+  def config_for(cls, manual_dir: str, skip_bad_pairs: bool = False, ambiguous_masks: str = "error",
+                 hash_cache_dir: str | None = None) -> ManualCrackConfig:
+    """The config of the copy at `manual_dir`, named by its content fingerprint. With
+    `hash_cache_dir` (the tfds dir) the files' hashes are cached there, so a start re-hashes only
+    files whose size or modification time changed."""
     root = os.path.abspath(os.path.expanduser(manual_dir))
-    name = f"{_safe_name(os.path.basename(root))}_{cls.listing(root).fingerprint()}"
-    return ManualCrackConfig(name=name, description=f"{cls.name} prepared from {root}",
-                             skip_bad_pairs=skip_bad_pairs)
+    cache = file_hashes.cache_path(hash_cache_dir, root) if hash_cache_dir else None
+    listing = cls.listing(root, cache)
+    fingerprint = listing.fingerprint()
+    masks = "" if ambiguous_masks == "error" else f"{ambiguous_masks}masks_"
+    return ManualCrackConfig(name=f"{_safe_name(os.path.basename(root))}_{masks}{fingerprint}",
+                             fingerprint=fingerprint, file_hashes=dict(listing.content_hashes()),
+                             description=f"{cls.name} prepared from {root}",
+                             skip_bad_pairs=skip_bad_pairs, ambiguous_masks=ambiguous_masks,
+                             hash_cache=cache)
+
+  def _read_mask(self, path: str) -> np.ndarray:
+    return self.read_mask(path, self.builder_config.ambiguous_masks)
 
   def validate(self, manual_dir: str) -> pair_check.Report:
     """Checks every pair of the copy at `manual_dir` (cached per folder for this builder)."""
     root = os.path.abspath(os.path.expanduser(os.fspath(manual_dir)))
     cached = getattr(self, "_report", None)
     if cached is None or cached.root != root:
-      listing = self.listing(root)
-      expected = self.builder_config.name.rsplit("_", 1)[-1]
-      if listing.fingerprint() != expected:
+      listing = self.listing(root, self.builder_config.hash_cache)
+      if listing.fingerprint() != self.builder_config.fingerprint:
         raise pair_check.ValidationError(
             f"{self.name}: the files in {root} (fingerprint {listing.fingerprint()}) are not the copy "
             f"this builder config was made for ({self.builder_config.name}); make the config with "
             f"{type(self).__name__}.config_for({root!r}).")
-      self._report = pair_check.check(listing, self.read_mask, expected_size=self.EXPECTED_SIZE)
+      self._report = pair_check.check(listing, self._read_mask, expected_size=self.EXPECTED_SIZE)
     return self._report
 
   def _info(self) -> tfds.core.DatasetInfo:
@@ -217,8 +246,9 @@ class ManualCrackDataset(tfds.core.GeneratorBasedBuilder):
     return {split: self._generate_examples(pairs) for split, pairs in report.pairs.items()}
 
   def _generate_examples(self, pairs):
+    # One generator per split: the key (the stem) is unique within it, as tfds requires.
     for pair in pairs:
-      mask = self.read_mask(pair.mask)
+      mask = self._read_mask(pair.mask)
       yield pair.stem, {"image": image_record_bytes(pair.image), "mask": encode_png(mask),
                         "stem": pair.stem}
 
@@ -327,10 +357,10 @@ class Cfd(ManualCrackDataset):
     return listing
 
   @classmethod
-  def read_mask(cls, path):
+  def read_mask(cls, path, ambiguous: str = "error"):
     if path.lower().endswith(".mat"):
       return mask_encoding.read_cfd_mat(path)
-    return mask_encoding.read_mask(path)
+    return mask_encoding.read_mask(path, ambiguous)
 
 
 class DeepCrack(ManualCrackDataset):
@@ -358,21 +388,9 @@ class DeepCrack(ManualCrackDataset):
     if listing.problems:
       return listing
     for split in ("train", "test"):
-      _folder_pairs(listing, folders[split, "img"], folders[split, "lab"], lambda s, split=split: split)
-    _check_unique_stems(listing)
+      _folder_pairs(listing, folders[split, "img"], folders[split, "lab"], split)
     listing.splits = ("train", "test")
     return listing
-
-
-def _check_unique_stems(listing) -> None:
-  """Stems must be unique across splits (they are the record keys)."""
-  seen = {}
-  for pair in listing.pairs:
-    if pair.stem in seen:
-      listing.problems.append(pair_check.Problem(
-          listing.rel(pair.image), f"stem {pair.stem!r} is also in split {seen[pair.stem]!r} "
-          f"({listing.rel(pair.image)}); an image may be in one split only", pair.stem))
-    seen.setdefault(pair.stem, pair.split)
 
 
 class Crack500(ManualCrackDataset):
@@ -405,10 +423,9 @@ class Crack500(ManualCrackDataset):
       files = pair_check.data_files(folder, pair_check.IMAGE_EXTENSIONS, listing)
       masks = [p for p in files if os.path.splitext(os.path.basename(p))[0].endswith("_mask")]
       images = [p for p in files if p not in set(masks)]
-      pair_check.match_pairs(listing, images, masks, lambda s, split=split: split, mask_suffix="_mask",
+      pair_check.match_pairs(listing, images, masks, split, mask_suffix="_mask",
                              image_hint=f"{listing.rel(folder)}/{{stem}}.jpg",
                              mask_hint=f"{listing.rel(folder)}/{{stem}}_mask.png")
-    _check_unique_stems(listing)
     listing.splits = tuple(s for s in pair_check.SPLITS if found[s] is not None)
     return listing
 
@@ -428,11 +445,10 @@ def _split_folder_pairs(cls, root) -> pair_check.Listing:
       listing.problems.append(pair_check.Problem(
           listing.rel(split_dir), f"needs an images/ and a masks/ folder. {cls.LAYOUT}"))
       continue
-    _folder_pairs(listing, images_dir, masks_dir, lambda s, split=split: split)
+    _folder_pairs(listing, images_dir, masks_dir, split)
   for split in cls.REQUIRED_SPLITS:
     if split not in present:
       _missing_folder(listing, root, split, cls.LAYOUT)
-  _check_unique_stems(listing)
   listing.splits = tuple(present)
   return listing
 

@@ -12,13 +12,18 @@ This package imports no JAX model code.
 
 from __future__ import annotations
 
-
+import functools
+import os
+import select
+import threading
 import gc
+import time
 
 import grain
 import numpy as np
 from grain._src.python.ipc import shared_memory_array
 
+from crackjax import errors
 from crackjax import library_noise
 from crackjax.data import lru_cache
 from crackjax.data.patch_index import PatchIndex
@@ -78,12 +83,13 @@ class PoolSampler:
                augment: bool = True, brightness: float = 0.1, contrast: float = 0.1,
                process_index: int = 0, process_count: int = 1, cache_images: int = 32, images=None):
     if len(index.pos) == 0 or len(index.neg) == 0:
-      raise ValueError(
+      raise errors.UserError(
           f"the training split has {len(index.pos)} positive and {len(index.neg)} negative patches of "
           f"size {patch_size}; both pools need patches. Lower config.data.patch_size or "
           f"config.data.min_crack_pixels, or check that the masks hold cracks.")
     if global_batch % process_count:
-      raise ValueError(f"config.batch_size={global_batch} must be divisible by {process_count} processes.")
+      raise errors.UserError(f"config.batch_size={global_batch} must be divisible by {process_count} "
+                             f"processes.")
     self.images = images if images is not None else FullImages(source, cache_images)
     self.index = index
     self.patch_size, self.global_batch, self.seed = patch_size, global_batch, seed
@@ -123,13 +129,54 @@ class PoolSampler:
 
 
 def train_dataset(sampler: PoolSampler, num_steps: int, num_workers: int) -> grain.IterDataset:
-  """The stream of per-step pools, prefetched by `num_workers` processes (0: in this process)."""
+  """The stream of per-step pools, prefetched by `num_workers` processes (0: in this process).
+
+  The worker processes end as soon as this process ends, however it ends (`end_with_parent`).
+  """
   ds = grain.MapDataset.range(num_steps).map(sampler).to_iter_dataset(
       grain.ReadOptions(num_threads=0, prefetch_buffer_size=0))
   if num_workers > 0:
     ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=num_workers, per_worker_buffer_size=2),
-                        worker_init_fn=library_noise.worker_init)
+                        worker_init_fn=functools.partial(_worker_init, os.getpid()))
   return ds
+
+
+def end_with_parent(parent_pid: int, worker_index: int = 0, worker_count: int = 1) -> None:
+  """Grain worker init (`mp_prefetch(worker_init_fn=...)`): ends this worker when `parent_pid` ends.
+
+  Grain's workers are processes of their own (~0.3 GB each). When the trainer dies of a signal it
+  cannot handle (SIGKILL, or SIGTERM's default action) nobody closes them, and they live on, adopted
+  by init. Here a daemon thread of the worker waits on a pidfd of the trainer (Linux >= 5.3; elsewhere
+  it polls `os.getppid()` every 0.2 s) and exits the worker the moment the trainer is gone. Right after
+  the pidfd is opened the parent is checked to still be `parent_pid`, so a trainer that died before
+  (its pid perhaps reused) is caught too. `prctl(PR_SET_PDEATHSIG)` is not used: Linux sends that
+  signal when the *thread* that started the worker exits, not the process, and Grain starts its
+  workers from its own helper threads, whose lifetime is Grain's business; a pidfd watches the process.
+  """
+  del worker_index, worker_count
+  pidfd = None
+  try:
+    pidfd = os.pidfd_open(parent_pid)
+  except (AttributeError, OSError):     # no pidfd (not Linux >= 5.3), or the parent is already gone
+    pass
+  if os.getppid() != parent_pid:
+    os._exit(1)
+
+  def wait_and_exit():
+    if pidfd is not None:
+      select.select([pidfd], [], [])     # readable once the parent has exited
+    else:
+      while os.getppid() == parent_pid:
+        time.sleep(0.2)
+    os._exit(1)
+
+  threading.Thread(target=wait_and_exit, name="end_with_parent", daemon=True).start()
+
+
+def _worker_init(parent_pid: int, worker_index: int, worker_count: int) -> None:
+  """Grain worker init: end with the trainer (`end_with_parent`) and filter the known library noise."""
+  end_with_parent(parent_pid, worker_index, worker_count)
+  library_noise.worker_init(worker_index, worker_count)
 
 
 def close_stream(iterator) -> None:

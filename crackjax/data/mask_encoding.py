@@ -13,7 +13,12 @@ it found when a mask fits none of the cases, so a mask is never guessed into a w
    c. more values (anti-aliased or JPEG-compressed masks): crack where the value is at least half the full
       scale: >= 128 for 8-bit masks, >= 32768 for 16-bit, >= 0.5 for float masks in [0, 1]. The mask must
       reach the upper half of the scale (a mask whose maximum is below it, e.g. class labels {0, 1, 2},
-      is an error);
+      is an error), and the values between the background (the smallest value, usually 0) and half the
+      scale must be the soft edge of the cracks: every such pixel within FRINGE_PX (16) px of a crack
+      pixel (anti-aliasing, or JPEG ringing inside the 8x8 / 16x16 blocks a crack crosses). Such values
+      farther from every crack are labels of their own (e.g. {0, 1, 2, 128}: three classes) and an error
+      (`AmbiguousMaskError`) that names the values, unless config.data.ambiguous_masks=threshold accepts
+      the half-scale cut for these masks and logs each one;
    d. one value: 0 everywhere is an empty mask; any other single value is an error (all crack, or an
       inverted empty mask?).
 4. Colour masks (channels differ): the background is black; the crack colour C is the most frequent
@@ -35,13 +40,33 @@ import os
 
 import numpy as np
 import PIL.Image
+import scipy.ndimage
+from absl import logging
+
+from crackjax import errors
 
 COLOUR_TOLERANCE = 32      # per channel, on the 0..255 scale
 MAX_CRACK_FRACTION = 0.5
+FRINGE_PX = 16             # rule 3c: how far (Chebyshev, px) a soft edge may reach from its crack
+AMBIGUOUS_CHOICES = ("error", "threshold")   # config.data.ambiguous_masks
 
 
 class MaskEncodingError(ValueError):
   """A mask whose values cannot be read as crack/background under the module's rule."""
+
+
+class AmbiguousMaskError(MaskEncodingError):
+  """Rule 3c's low values are not a soft edge; `thresholded` is the mask cut at half the scale."""
+
+  def __init__(self, message: str, thresholded: np.ndarray):
+    super().__init__(message)
+    self.thresholded = thresholded
+
+
+def check_ambiguous_option(value: str) -> None:
+  """`config.data.ambiguous_masks` must be one of AMBIGUOUS_CHOICES."""
+  if value not in AMBIGUOUS_CHOICES:
+    raise errors.UserError(f"config.data.ambiguous_masks={value!r}: choose one of {list(AMBIGUOUS_CHOICES)}.")
 
 
 def _values_text(values, limit: int = 6) -> str:
@@ -87,7 +112,21 @@ def _grey(array: np.ndarray) -> np.ndarray:
     raise MaskEncodingError(
         f"mask has {values.size} grey values {_values_text(values)}, none in the upper half of the "
         f"{scale:g} scale: class labels or a faint mask, not crack (light) on background (0)")
-  return (array >= scale / 2).astype(np.uint8)
+  crack = array >= scale / 2
+  low = (array > values[0]) & ~crack
+  if low.any():
+    near = scipy.ndimage.maximum_filter(crack.view(np.uint8), size=2 * FRINGE_PX + 1).astype(bool)
+    far = low & ~near
+    if far.any():
+      far_values = np.unique(array[far])
+      raise AmbiguousMaskError(
+          f"mask has {values.size} grey values {_values_text(values)}: {int(far.sum())} pixels with "
+          f"values {_values_text(far_values)} below half the {scale:g} scale lie more than {FRINGE_PX} px "
+          f"from any crack pixel (>= {scale / 2:g}), so they are not the soft edge of a crack but labels "
+          f"of their own (classes?); a half-scale cut would drop them. Make the mask 0 (background) / "
+          f"255 (crack), or pass --config.data.ambiguous_masks=threshold to keep only values >= "
+          f"{scale / 2:g} as crack", crack.astype(np.uint8))
+  return crack.astype(np.uint8)
 
 
 def _colour(rgb: np.ndarray) -> np.ndarray:
@@ -165,12 +204,26 @@ def to_array(image: PIL.Image.Image) -> np.ndarray:
   return np.asarray(image)
 
 
-def read_mask(path_or_bytes) -> np.ndarray:
-  """A mask file (path or bytes) -> `[H, W] uint8` {0, 1}. Raises OSError if unreadable, MaskEncodingError."""
+def read_mask(path_or_bytes, ambiguous: str = "error") -> np.ndarray:
+  """A mask file (path or bytes) -> `[H, W] uint8` {0, 1}. Raises OSError if unreadable, MaskEncodingError.
+
+  `ambiguous="threshold"` (config.data.ambiguous_masks) accepts a mask that fails rule 3c only for its
+  low values (`AmbiguousMaskError`): it is cut at half the scale, and a warning names the file.
+  """
   source = io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, bytes) else path_or_bytes
   with PIL.Image.open(source) as image:
     image.load()
-    return normalise(to_array(image))
+    array = to_array(image)
+  try:
+    return normalise(array)
+  except AmbiguousMaskError as e:
+    if ambiguous != "threshold":
+      raise
+    _check_fraction(e.thresholded)
+    name = "<bytes>" if isinstance(path_or_bytes, bytes) else os.fspath(path_or_bytes)
+    logging.warning("%s: %s. Accepted as config.data.ambiguous_masks=threshold asks: crack = values "
+                    ">= half the scale.", name, e)
+    return e.thresholded
 
 
 def read_cfd_mat(path: str | os.PathLike) -> np.ndarray:

@@ -3,10 +3,12 @@
 A builder lists its folder into a `Listing` (pairs by split, plus the layout problems it saw: an image
 without a mask, a mask without an image, two images for one stem, a bad `splits.csv` row, ...). `check`
 then opens every pair (in a few threads) and adds the content problems: unreadable or truncated files,
-image and mask of different sizes, mask values that `mask_encoding` cannot interpret, and finally every
+image and mask of different sizes, mask values that `mask_encoding` cannot interpret, an image whose bytes
+are also in another split (a leak, found by content hash whatever the files are called), and finally every
 split left without pairs. All problems are reported in one `ValidationError`, each naming its file and
 what is wrong. With `skip_bad_pairs` the pairs with problems are left out and listed instead; problems of
 the whole dataset (a wrong folder, an empty split, an unreadable `splits.csv`) are never skippable.
+A pair is identified by (split, stem): official releases repeat file names across their split folders.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Iterable
 import PIL.Image
 from absl import logging
 
+from crackjax import errors
+from crackjax.data import file_hashes
 from crackjax.data import mask_encoding
 
 
@@ -35,7 +39,9 @@ IMAGE_MODES = ("RGB", "L", "P", "RGBA", "LA", "PA", "CMYK", "YCbCr", "1")
 
 @dataclasses.dataclass(frozen=True)
 class Pair:
-  """One example: `image` and `mask` are paths (absolute); `stem` is unique within the dataset."""
+  """One example: `image` and `mask` are paths (absolute). A pair is identified by (`split`, `stem`):
+  official releases repeat file names between their split folders (DeepCrack has 10 names in both
+  train_img/ and test_img/ for different images), so a stem is unique within its split only."""
   stem: str
   split: str
   image: str
@@ -44,13 +50,24 @@ class Pair:
 
 @dataclasses.dataclass(frozen=True)
 class Problem:
-  """What is wrong with `path` (relative to the dataset folder). `stem`: the pair it spoils, if any."""
+  """What is wrong with `path` (relative to the dataset folder).
+
+  `stem`: the pair it spoils, if any (None: a problem of the whole dataset, never skippable); `split`:
+  that pair's split where the layout fixes it (per-split folders), None where a stem names one pair in
+  the whole copy (one flat folder).
+  """
   path: str
   message: str
   stem: str | None = None
+  split: str | None = None
 
   def __str__(self) -> str:
     return f"{self.path}: {self.message}"
+
+  @property
+  def pair_name(self) -> str:
+    """`stem`, or `split/stem` where the split is known."""
+    return self.stem if self.split is None else f"{self.split}/{self.stem}"
 
 
 @dataclasses.dataclass
@@ -63,29 +80,39 @@ class Listing:
     problems: layout problems (missing partners, duplicates, splits.csv rows, wrong folder).
     splits: the splits the layout defines; each must end up with at least one good pair.
     files: every data file the layout read (relative paths), for the fingerprint.
+    hash_cache: JSON file caching the files' content hashes (crackjax/data/file_hashes.py); None: no
+      cache (every call hashes every file).
   """
   root: str
   pairs: list[Pair] = dataclasses.field(default_factory=list)
   problems: list[Problem] = dataclasses.field(default_factory=list)
   splits: tuple[str, ...] = ()
   files: list[str] = dataclasses.field(default_factory=list)
+  hash_cache: str | None = None
+  _hashes: dict[str, str] | None = dataclasses.field(default=None, repr=False, compare=False)
 
   def rel(self, path: str) -> str:
     return os.path.relpath(path, self.root)
 
+  def content_hashes(self) -> dict[str, str]:
+    """`{relative path: SHA-1 of the bytes}` of the layout's files (cached by size and mtime)."""
+    if self._hashes is None:
+      absolute = {os.path.join(self.root, rel): rel for rel in sorted(set(self.files))}
+      found = file_hashes.hashes(list(absolute), self.hash_cache)
+      self._hashes = {absolute[p]: digest for p, digest in found.items()}
+    return self._hashes
+
   def fingerprint(self) -> str:
-    """10 hex digits over the relative paths and sizes of the layout's files (not their times)."""
+    """10 hex digits over the relative paths and content hashes of the layout's files: any file added,
+    removed, renamed or changed (even in place, at the same size) changes it."""
     h = hashlib.sha1()
+    hashes = self.content_hashes()
     for rel in sorted(set(self.files)):
-      try:
-        size = os.path.getsize(os.path.join(self.root, rel))
-      except OSError:
-        size = -1
-      h.update(f"{rel}\0{size}\n".encode())
+      h.update(f"{rel}\0{hashes.get(rel, 'missing')}\n".encode())
     return h.hexdigest()[:10]
 
 
-class ValidationError(ValueError):
+class ValidationError(errors.UserError):
   """Bad input: the message lists every problem found."""
 
 
@@ -102,15 +129,16 @@ class Report:
 
   @property
   def bad_stems(self) -> list[str]:
-    return sorted({p.stem for p in self.problems if p.stem is not None})
+    """The bad pairs, each as `stem` or `split/stem` (where the layout fixes the split)."""
+    return sorted({p.pair_name for p in self.problems if p.stem is not None})
 
   def skipped(self) -> list[str]:
-    """One line per bad pair: `stem: problem; problem`."""
-    by_stem = collections.defaultdict(list)
+    """One line per bad pair: `stem: problem; problem` (`split/stem: ...` where the split is known)."""
+    by_pair = collections.defaultdict(list)
     for p in self.problems:
       if p.stem is not None:
-        by_stem[p.stem].append(str(p))
-    return [f"{stem}: {'; '.join(msgs)}" for stem, msgs in sorted(by_stem.items())]
+        by_pair[p.pair_name].append(str(p))
+    return [f"{name}: {'; '.join(msgs)}" for name, msgs in sorted(by_pair.items())]
 
   def raise_if_bad(self, dataset: str, skip_bad_pairs: bool) -> None:
     """Raises ValidationError listing every problem, unless all are skippable and skipping is on."""
@@ -165,14 +193,20 @@ def file_stem(path: str, suffix: str = "") -> str:
   return name[:-len(suffix)] if suffix and name.endswith(suffix) else name
 
 
-def match_pairs(listing: Listing, images: list[str], masks: list[str], split_of: Callable[[str], str],
-                *, mask_suffix: str = "", image_hint: str, mask_hint: str) -> None:
+def match_pairs(listing: Listing, images: list[str], masks: list[str],
+                split_of: Callable[[str], str] | str, *, mask_suffix: str = "", image_hint: str,
+                mask_hint: str) -> None:
   """Adds the pairs of `images` x `masks` matched by stem to `listing`, and a problem for every image
   without a mask, mask without an image, or stem with two images / two masks.
 
-  `split_of(stem)` names the split; `image_hint`/`mask_hint` say where the partner was expected
-  (`{stem}` is filled in).
+  `split_of`: the split of every pair (a layout with per-split folders; the problems then name it), or
+  `split_of(stem)` naming each pair's split (a flat folder; stems are unique in the whole copy).
+  `image_hint`/`mask_hint` say where the partner was expected (`{stem}` is filled in).
   """
+  fixed = split_of if isinstance(split_of, str) else None
+  if fixed is not None:
+    split_of = lambda stem: fixed
+  problem = lambda path, message, stem: Problem(listing.rel(path), message, stem, fixed)
   by_stem_i, by_stem_m = collections.defaultdict(list), collections.defaultdict(list)
   for p in images:
     by_stem_i[file_stem(p)].append(p)
@@ -181,16 +215,16 @@ def match_pairs(listing: Listing, images: list[str], masks: list[str], split_of:
   for stem in sorted(set(by_stem_i) | set(by_stem_m)):
     ims, mks = by_stem_i.get(stem, []), by_stem_m.get(stem, [])
     if len(ims) > 1:
-      listing.problems.append(Problem(listing.rel(ims[0]), "two or more images for stem "
+      listing.problems.append(problem(ims[0], "two or more images for stem "
                                       f"{stem!r}: {[listing.rel(p) for p in ims]}", stem))
     if len(mks) > 1:
-      listing.problems.append(Problem(listing.rel(mks[0]), "two or more masks for stem "
+      listing.problems.append(problem(mks[0], "two or more masks for stem "
                                       f"{stem!r}: {[listing.rel(p) for p in mks]}", stem))
     if ims and not mks:
-      listing.problems.append(Problem(listing.rel(ims[0]), "image without a mask (expected "
+      listing.problems.append(problem(ims[0], "image without a mask (expected "
                                       f"{mask_hint.format(stem=stem)})", stem))
     if mks and not ims:
-      listing.problems.append(Problem(listing.rel(mks[0]), "mask without an image (expected "
+      listing.problems.append(problem(mks[0], "mask without an image (expected "
                                       f"{image_hint.format(stem=stem)})", stem))
     if len(ims) == 1 and len(mks) == 1:
       listing.pairs.append(Pair(stem, split_of(stem), ims[0], mks[0]))
@@ -265,23 +299,46 @@ def image_size(path: str) -> tuple[int, int]:
 def _check_pair(pair: Pair, root: str, read_mask: Callable, expected_size) -> list[Problem]:
   rel_i, rel_m = os.path.relpath(pair.image, root), os.path.relpath(pair.mask, root)
   problems, size_i, size_m = [], None, None
+  problem = lambda path, message: Problem(path, message, pair.stem, pair.split)
   try:
     size_i = image_size(pair.image)
   except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as e:
-    problems.append(Problem(rel_i, f"unreadable or truncated image: {e}", pair.stem))
+    problems.append(problem(rel_i, f"unreadable or truncated image: {e}"))
   try:
     mask = read_mask(pair.mask)
     size_m = (mask.shape[1], mask.shape[0])
   except mask_encoding.MaskEncodingError as e:
-    problems.append(Problem(rel_m, f"mask values cannot be interpreted: {e}", pair.stem))
+    problems.append(problem(rel_m, f"mask values cannot be interpreted: {e}"))
   except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as e:
-    problems.append(Problem(rel_m, f"unreadable or truncated mask: {e}", pair.stem))
+    problems.append(problem(rel_m, f"unreadable or truncated mask: {e}"))
   if size_i and size_m and size_i != size_m:
-    problems.append(Problem(rel_m, f"size {size_m[0]}x{size_m[1]} (WxH) differs from its image "
-                            f"{rel_i} ({size_i[0]}x{size_i[1]})", pair.stem))
+    problems.append(problem(rel_m, f"size {size_m[0]}x{size_m[1]} (WxH) differs from its image "
+                            f"{rel_i} ({size_i[0]}x{size_i[1]})"))
   if expected_size and size_i and size_i != expected_size:
-    problems.append(Problem(rel_i, f"size {size_i[0]}x{size_i[1]} (WxH), but this dataset's images are "
-                            f"{expected_size[0]}x{expected_size[1]}", pair.stem))
+    problems.append(problem(rel_i, f"size {size_i[0]}x{size_i[1]} (WxH), but this dataset's images are "
+                            f"{expected_size[0]}x{expected_size[1]}"))
+  return problems
+
+
+def split_leaks(listing: Listing) -> list[Problem]:
+  """A problem for every image whose bytes equal an image's in an earlier split (train < val < test),
+  whatever the two files are called: the copy in the later split would score the model on an image
+  it trained on (or tune on one). The copy in the earliest split is kept. Content hashes: see
+  `Listing.content_hashes`."""
+  hashes = listing.content_hashes()
+  first = {}                                   # hash -> the earliest pair with these bytes
+  order = {s: i for i, s in enumerate(SPLITS)}
+  problems = []
+  for pair in sorted(listing.pairs, key=lambda p: (order[p.split], p.stem)):
+    digest = hashes.get(listing.rel(pair.image))
+    if digest is None:
+      continue
+    seen = first.setdefault(digest, pair)
+    if seen.split != pair.split:
+      problems.append(Problem(
+          listing.rel(pair.image), f"the same image (identical bytes) as {listing.rel(seen.image)} in "
+          f"split {seen.split!r}: a leak between splits {seen.split!r} and {pair.split!r}; remove one "
+          f"copy", pair.stem, pair.split))
   return problems
 
 
@@ -299,8 +356,17 @@ def check(listing: Listing, read_mask: Callable = mask_encoding.read_mask, *,
                             listing.pairs))
   for found in results:
     problems.extend(found)
-  bad = {p.stem for p in problems if p.stem is not None}
-  pairs = {s: sorted((p for p in listing.pairs if p.split == s and p.stem not in bad),
+  problems.extend(split_leaks(listing))
+  # A problem names its pair by stem alone where the stem is in one split only (the usual case).
+  splits_of = collections.defaultdict(set)
+  for split, stem in [(p.split, p.stem) for p in listing.pairs] + [(p.split, p.stem) for p in problems]:
+    if split is not None and stem is not None:
+      splits_of[stem].add(split)
+  problems = [p if len(splits_of.get(p.stem, ())) > 1 else dataclasses.replace(p, split=None)
+              for p in problems]
+  bad = {(p.split, p.stem) for p in problems if p.stem is not None}
+  spoiled = lambda pair: (pair.split, pair.stem) in bad or (None, pair.stem) in bad
+  pairs = {s: sorted((p for p in listing.pairs if p.split == s and not spoiled(p)),
                      key=lambda p: p.stem) for s in listing.splits}
   for split in listing.splits:
     if not pairs[split]:

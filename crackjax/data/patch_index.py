@@ -14,6 +14,8 @@ import os
 
 import numpy as np
 
+from crackjax import errors
+
 
 def grid_origins(length: int, patch: int, stride: int) -> np.ndarray:
   """Window origins along one axis: 0, stride, ... and `length - patch` (all 0 if length <= patch)."""
@@ -65,7 +67,7 @@ class PatchIndex:
 def build(masks, patch: int, stride: int, min_crack_pixels: int = 1) -> PatchIndex:
   """Builds the index from an iterable of `[H, W]` or `[H, W, 1]` {0, 1} masks (one pass)."""
   if min_crack_pixels < 1:
-    raise ValueError(f"config.data.min_crack_pixels must be >= 1, got {min_crack_pixels}.")
+    raise errors.UserError(f"config.data.min_crack_pixels must be >= 1, got {min_crack_pixels}.")
   pos, neg, crack, total = [], [], 0, 0
   for i, mask in enumerate(masks):
     mask = np.asarray(mask)
@@ -90,7 +92,8 @@ def load_or_build(source, cache_dir: str, split: str, patch: int, stride: int,
       return PatchIndex(z["pos"], z["neg"], int(z["crack_pixels"]), int(z["total_pixels"]))
   index = build((source[i]["mask"] for i in range(len(source))), patch, stride, min_crack_pixels)
   tmp = path + f".tmp{os.getpid()}.npz"
-  np.savez(tmp, pos=index.pos, neg=index.neg, crack_pixels=index.crack_pixels,
-           total_pixels=index.total_pixels)
+  with errors.writing(path):
+    np.savez(tmp, pos=index.pos, neg=index.neg, crack_pixels=index.crack_pixels,
+             total_pixels=index.total_pixels)
   os.replace(tmp, path)
   return index

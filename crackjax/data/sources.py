@@ -14,9 +14,11 @@ import os
 import tensorflow_datasets as tfds
 from absl import logging
 
+from crackjax import errors
 from crackjax import registry
 from crackjax.data import builders
 from crackjax.data import input_pipeline
+from crackjax.data import mask_encoding
 from crackjax.data import pair_check
 from crackjax.data import tile_store
 
@@ -24,30 +26,55 @@ from crackjax.data import tile_store
 DATASETS = registry.Registry("config.data.name")
 
 
-@DATASETS.register("synthetic")
-def _synthetic(data_config, data_dir: str) -> tfds.core.DatasetBuilder:
+def _synthetic_config(data_config) -> builders.SyntheticCracksConfig:
   s = data_config.synthetic
-  config = builders.SyntheticCracksConfig(
+  return builders.SyntheticCracksConfig(
       height=s.height, width=s.width, num_train=s.num_train, num_val=s.num_val, num_test=s.num_test,
       seed=s.seed, distractors=s.distractors, crack_fraction=tuple(s.crack_fraction))
-  return builders.SyntheticCracks(config=config, data_dir=data_dir, file_format="array_record")
 
 
-def _manual_factory(name: str, builder_cls):
+@DATASETS.register("synthetic")
+def _synthetic(data_config, data_dir: str) -> tfds.core.DatasetBuilder:
+  return builders.SyntheticCracks(config=_synthetic_config(data_config), data_dir=data_dir,
+                                  file_format="array_record")
+
+
+def _manual_dir(data_config) -> str:
+  """`data_config.manual_dir`; a UserError when a real dataset is named without it."""
+  manual_dir = data_config.get("manual_dir") or ""
+  if not manual_dir:
+    cls = builders.MANUAL_BUILDERS[data_config.name]
+    raise errors.UserError(
+        f"config.data.name={data_config.name!r} reads your copy of the dataset from "
+        f"config.data.manual_dir, which is empty: pass --config.data.manual_dir=PATH. {cls.LAYOUT} "
+        f"Where to get it: {cls.__name__}.MANUAL_DOWNLOAD_INSTRUCTIONS (crackjax/data/builders.py).")
+  return manual_dir
+
+
+def _manual_factory(builder_cls):
   def make(data_config, data_dir: str) -> tfds.core.DatasetBuilder:
-    manual_dir = data_config.get("manual_dir") or ""
-    if not manual_dir:
-      raise ValueError(
-          f"config.data.name={name!r} reads your copy of the dataset from config.data.manual_dir, "
-          f"which is empty: pass --config.data.manual_dir=PATH.\n"
-          f"{builder_cls.MANUAL_DOWNLOAD_INSTRUCTIONS}")
-    config = builder_cls.config_for(manual_dir, skip_bad_pairs=bool(data_config.get("skip_bad_pairs")))
+    config = builder_cls.config_for(
+        _manual_dir(data_config), skip_bad_pairs=bool(data_config.get("skip_bad_pairs")),
+        ambiguous_masks=data_config.get("ambiguous_masks", "error"), hash_cache_dir=data_dir)
     return builder_cls(config=config, data_dir=data_dir, file_format="array_record")
   return make
 
 
 for _name, _cls in builders.MANUAL_BUILDERS.items():
-  DATASETS.register(_name, _manual_factory(_name, _cls))
+  DATASETS.register(_name, _manual_factory(_cls))
+
+
+def check_config(data_config) -> None:
+  """Checks `config.data` without reading or writing any file: the dataset name, a real dataset's
+  manual_dir, the generator's settings and the crop options (UserError naming the key)."""
+  DATASETS.get(data_config.name)
+  if data_config.name in builders.MANUAL_BUILDERS:
+    _manual_dir(data_config)
+  if data_config.name == "synthetic":
+    _synthetic_config(data_config)              # the generator's spec checks its values
+  if data_config.get("crop_tile_size", 0):
+    tile_store.check_options(data_config.crop_tile_size, data_config.get("crop_tile_codec", "png"))
+  mask_encoding.check_ambiguous_option(data_config.get("ambiguous_masks", "error"))
 
 
 def _prepare_manual(builder: builders.ManualCrackDataset, data_config, download_config) -> None:
@@ -59,7 +86,7 @@ def _prepare_manual(builder: builders.ManualCrackDataset, data_config, download_
     logging.info("Preparing %s from %s: %s pairs; this happens once, into %s", data_config.name,
                  report.root, {s: len(p) for s, p in report.pairs.items()}, builder.data_dir)
   builder.download_and_prepare(download_config=download_config)
-  skipped = list(builder.info.metadata.get("skipped_pairs", []))
+  skipped = skipped_pairs(builder)
   if skipped and not skip:
     raise pair_check.ValidationError(
         f"{builder.data_dir} was prepared with config.data.skip_bad_pairs=true and lacks these "
@@ -69,6 +96,12 @@ def _prepare_manual(builder: builders.ManualCrackDataset, data_config, download_
   if skipped:
     logging.warning("%s: %d bad pair(s) left out (config.data.skip_bad_pairs=true):\n%s",
                     data_config.name, len(skipped), "\n".join(f"  {line}" for line in skipped))
+
+
+def skipped_pairs(builder) -> list[str]:
+  """The bad pairs a real dataset was prepared without (`split/stem: problems` lines); [] if none."""
+  metadata = builder.info.metadata
+  return list(metadata.get("skipped_pairs", [])) if metadata else []
 
 
 def tfds_dir(data_config) -> str:
@@ -115,8 +148,8 @@ def _prepare_lock(data_dir: str, name: str):
 def split_source(builder, split: str, decode_images: bool = True):
   """Random-access source of one split; fails naming the split when the dataset has none."""
   if split not in builder.info.splits:
-    raise ValueError(f"dataset {builder.name}/{builder.builder_config.name} has no split {split!r}; "
-                     f"it has {sorted(builder.info.splits)}.")
+    raise errors.UserError(f"dataset {builder.name}/{builder.builder_config.name} has no split {split!r}; "
+                           f"it has {sorted(builder.info.splits)}.")
   decoders = None if decode_images else {"image": tfds.decode.SkipDecoding()}
   return builder.as_data_source(split=split, decoders=decoders)
 
@@ -131,3 +164,28 @@ def crop_source(builder, split: str, data_config):
                                     data_config.get("crop_tile_codec", "png"))
     return tile_store.TiledImages(path, data_config.get("crop_tile_cache_mb", 256))
   return input_pipeline.FullImages(split_source(builder, split), data_config.cache_images)
+
+
+def identity(builder) -> dict:
+  """What a run trains on, for `workdir/data.json` and final.json: the dataset, its prepared config
+  (whose name holds a real copy's content fingerprint) and, for a real copy, every file's SHA-1."""
+  cfg = builder.builder_config
+  out = {"dataset": builder.name, "builder_config": cfg.name, "version": str(builder.version)}
+  if isinstance(cfg, builders.ManualCrackConfig):
+    out["fingerprint"] = cfg.fingerprint
+    out["files"] = dict(sorted(cfg.file_hashes.items()))
+  return out
+
+
+def identity_changes(saved: dict, current: dict, limit: int = 5) -> list[str]:
+  """What differs between two `identity` records, in words (empty: the same data). A real copy is
+  compared by content (its fingerprint and files), so the same files in another folder are the same."""
+  keys = ("dataset", "version") + (("fingerprint",) if "fingerprint" in current else ("builder_config",))
+  changes = [f"{k}: was {saved.get(k)!r}, now {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
+  a, b = saved.get("files", {}), current.get("files", {})
+  for what, names in (("changed", sorted(k for k in set(a) & set(b) if a[k] != b[k])),
+                      ("added", sorted(set(b) - set(a))), ("removed", sorted(set(a) - set(b)))):
+    if names:
+      more = f" and {len(names) - limit} more" if len(names) > limit else ""
+      changes.append(f"{len(names)} file(s) {what}: {', '.join(names[:limit])}{more}")
+  return changes

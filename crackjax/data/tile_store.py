@@ -32,6 +32,7 @@ import PIL.Image
 from array_record.python import array_record_data_source
 from array_record.python import array_record_module
 
+from crackjax import errors
 from crackjax.data import lru_cache
 
 _RECORDS = "tiles.array_record"
@@ -76,6 +77,19 @@ def build(source, path: str, tile: int, codec: str = "png") -> None:
   """Writes the tile store of `source` (a tfds data source with decoded 'image' and 'mask') to `path`."""
   tmp = f"{path}.tmp{os.getpid()}"
   shutil.rmtree(tmp, ignore_errors=True)
+  try:
+    with errors.writing(path):
+      _write(source, tmp, tile, codec)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)   # a full disk leaves no half-written store behind
+    raise
+  try:
+    os.rename(tmp, path)
+  except OSError:                 # another process finished first: keep its store
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write(source, tmp: str, tile: int, codec: str) -> None:
   os.makedirs(tmp)
   offsets, shapes = [0], []
   writer = array_record_module.ArrayRecordWriter(os.path.join(tmp, _RECORDS), "group_size:1,uncompressed")
@@ -93,19 +107,20 @@ def build(source, path: str, tile: int, codec: str = "png") -> None:
     writer.close()
   np.savez(os.path.join(tmp, _INDEX), offsets=np.asarray(offsets, np.int64),
            shapes=np.asarray(shapes, np.int32).reshape(-1, 2), tile=np.int64(tile), codec=codec)
-  try:
-    os.rename(tmp, path)
-  except OSError:                 # another process finished first: keep its store
-    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_options(tile: int, codec: str) -> None:
+  """`config.data.crop_tile_size` (> 0) and `crop_tile_codec`: a UserError naming a bad value."""
+  if tile < 16:
+    raise errors.UserError(f"config.data.crop_tile_size={tile}: use 0 (no tile store) or at least 16 px "
+                           f"(256 is a good size for patches of 128-512 px).")
+  if codec not in CODECS:
+    raise errors.UserError(f"config.data.crop_tile_codec={codec!r}: choose one of {list(CODECS)}.")
 
 
 def load_or_build(source, cache_dir: str, split: str, tile: int, codec: str = "png") -> str:
   """The folder of the tile store of `split` with tiles of `tile` px, built on first use."""
-  if tile < 16:
-    raise ValueError(f"config.data.crop_tile_size={tile}: use 0 (no tile store) or at least 16 px "
-                     f"(256 is a good size for patches of 128-512 px).")
-  if codec not in CODECS:
-    raise ValueError(f"config.data.crop_tile_codec={codec!r}: choose one of {list(CODECS)}.")
+  check_options(tile, codec)
   path = os.path.join(cache_dir, f"tiles_{split}_t{tile}_{codec}")
   if not os.path.exists(os.path.join(path, _INDEX)):
     build(source, path, tile, codec)

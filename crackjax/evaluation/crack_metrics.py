@@ -110,6 +110,8 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.morphology import skeletonize
 
+from crackjax import errors
+
 
 __all__ = [
     "CrackMetricAccumulator",
@@ -585,7 +587,7 @@ class CrackMetricAccumulator:
     recs = self.per_image_records(threshold)
     if not recs:
       raise ValueError("no images accumulated")
-    with open(path, "w", newline="") as f:
+    with errors.writing(os.fspath(path)), open(path, "w", newline="") as f:
       w = csv.DictWriter(f, fieldnames=list(recs[0].keys()))
       w.writeheader()
       w.writerows(recs)

@@ -30,6 +30,8 @@ import tqdm
 from absl import logging
 
 from crackjax import config_base
+from crackjax import config_check
+from crackjax import errors
 from crackjax import json_file
 from crackjax.data import sources
 from crackjax.evaluation import full_images
@@ -39,11 +41,20 @@ from crackjax.report import plots
 
 def evaluate(workdir: str, split: str = "test", checkpoint_step: int | None = None,
              overrides: dict | None = None, progress_bar: bool = True) -> dict:
-  """Evaluates `split` with the chosen checkpoint of the run in `workdir`; writes and returns the report."""
+  """Evaluates `split` with the chosen checkpoint of the run in `workdir`; writes and returns the report.
+
+  A real dataset with bad image/mask pairs is evaluated on its good pairs; the bad ones are named in
+  the log as they are found, listed in the report (`skipped_pairs`), and then `errors.SkippedInputsError`
+  (its `result`: the report) says so -- unless the run's config.data.skip_bad_pairs accepts them.
+  """
   workdir = os.path.abspath(workdir)
   config = restored_run.apply_overrides(config_base.load(workdir), overrides)
+  config_check.validate(config, training=False)
   accumulator = full_images.new_accumulator(config.eval.threshold)  # fails fast on an off-grid threshold
-  builder = sources.get_builder(config.data)
+  data_config = config.data.copy_and_resolve_references()
+  data_config.skip_bad_pairs = True          # every good pair is evaluated; the bad ones reported below
+  builder = sources.get_builder(data_config)
+  skipped = sources.skipped_pairs(builder)
   source = sources.split_source(builder, split)
   restored = restored_run.restore(workdir, config, checkpoint_step)
   logging.info("Evaluating %s/%s split %r (%d images) with checkpoint %d (selected by %s).",
@@ -70,6 +81,7 @@ def evaluate(workdir: str, split: str = "test", checkpoint_step: int | None = No
       "dataset": {"name": config.data.name, "builder_config": builder.builder_config.name,
                   "data_dir": builder.data_dir},
       "config_overrides": dict(overrides or {}),
+      "skipped_pairs": skipped,
       "seconds": seconds,
       "pr_curve": accumulator.pr_curve(),
   }
@@ -80,13 +92,19 @@ def evaluate(workdir: str, split: str = "test", checkpoint_step: int | None = No
       "checkpoint_step": "training step of the evaluated checkpoint",
       "selected_by": "how it was chosen: val/f1 (best validation F1), latest, or --checkpoint_step",
       "seconds": "wall time of prediction and metric accumulation over the split",
+      "skipped_pairs": "bad image/mask pairs of a real dataset left out (each with its problems)",
   }
+  out_dir = os.path.join(workdir, "eval")
   if jax.process_index() == 0:
-    out_dir = os.path.join(workdir, "eval")
-    os.makedirs(out_dir, exist_ok=True)
     json_file.write(os.path.join(out_dir, f"{split}.json"), report)
     accumulator.write_csv(os.path.join(out_dir, f"{split}_per_image.csv"), report["threshold"])
     plot_pr_curves(out_dir, os.path.join(out_dir, "pr_curve.png"))
+  if skipped and not config.data.skip_bad_pairs:
+    raise errors.SkippedInputsError(
+        f"{len(skipped)} bad image/mask pair(s) of {config.data.manual_dir} were left out of this "
+        f"evaluation ({'; '.join(line.split(':')[0] for line in skipped)}; each problem is in the log "
+        f"and in {os.path.join(out_dir, split + '.json')} under skipped_pairs). Fix them, or pass "
+        f"--config.data.skip_bad_pairs=true to accept the evaluation without them.", report)
   return report
 
 

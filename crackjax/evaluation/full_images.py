@@ -13,6 +13,7 @@ from __future__ import annotations
 import jax
 from absl import logging
 
+from crackjax import errors
 from crackjax.data import input_pipeline
 from crackjax.evaluation import confusion
 from crackjax.evaluation import crack_metrics
@@ -67,7 +68,7 @@ def new_accumulator(threshold: float,
                f"(0.00, 0.01, ..., 1.00) that ODS/OIS/AP and the spatial metrics use; set "
                f"--config.eval.threshold={min(max(k, 0), GRID_STEPS) / GRID_STEPS:g}.")
     if strict:
-      raise ValueError(message)
+      raise errors.UserError(message)
     logging.warning("%s Only the pooled precision/recall/f1/iou are computed.", message)
     return None
   return crack_metrics.CrackMetricAccumulator(n_steps=GRID_STEPS, thresholds=(k / GRID_STEPS,),
@@ -100,7 +101,7 @@ def evaluate_split(predict_fn, state, source, *, batch_size: int, pad_multiple: 
   if accumulator is None:
     return {**confusion.scores(totals), **totals, "images": n, "threshold": threshold}
   if n == 0:
-    raise ValueError("the split holds no images to evaluate.")
+    raise errors.UserError("the split holds no images to evaluate.")
   full = accumulator.result(threshold)
   totals = {k: float(full["counts_pooled"][k]) for k in ("tp", "fp", "fn")}
   full["conventions"].update(_CONVENTIONS)

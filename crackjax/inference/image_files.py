@@ -10,6 +10,7 @@ import numpy as np
 import PIL.Image
 import PIL.ImageOps
 
+from crackjax import errors
 from crackjax.data import pair_check
 
 
@@ -32,21 +33,30 @@ def list_inputs(path: str) -> list[str]:
                    if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(".")
                    and not f.endswith(_SUFFIXES[:4]))
     if not files:
-      raise FileNotFoundError(f"--input={path} is a folder without images ({', '.join(IMAGE_EXTENSIONS)}).")
+      raise errors.MissingFileError(f"--input={path} is a folder without images "
+                                    f"({', '.join(IMAGE_EXTENSIONS)}).")
     return files
   if not os.path.exists(path):
-    raise FileNotFoundError(f"--input={path} does not exist.")
+    raise errors.MissingFileError(f"--input={path} does not exist.")
   return [path]
 
 
+class UnreadableImageError(errors.UserError):
+  """An input image that cannot be read (not an image, truncated, corrupt, unsupported mode)."""
+
+
 def read_image(path: str) -> np.ndarray:
-  """`[H, W, 3] uint8` RGB of an 8-bit image file (EXIF orientation applied)."""
+  """`[H, W, 3] uint8` RGB of an 8-bit image file (EXIF orientation applied).
+
+  Raises UnreadableImageError naming the file when it is not an image, is truncated or corrupt, or is
+  not 8-bit.
+  """
   PIL.Image.MAX_IMAGE_PIXELS = None  # survey images are large and local; no decompression-bomb guard
   try:
     with PIL.Image.open(path) as im:
       if im.mode not in ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr"):
-        raise ValueError(f"{path} has PIL mode {im.mode!r} (e.g. 16-bit or float); convert it to an "
-                         f"8-bit RGB or grey image first.")
+        raise UnreadableImageError(f"{path} has PIL mode {im.mode!r} (e.g. 16-bit or float); convert it "
+                                   f"to an 8-bit RGB or grey image first.")
       PIL.ImageOps.exif_transpose(im, in_place=True)
       rgb = im if im.mode == "RGB" else im.convert("RGB")
       # Copied out in bands of rows: converting the whole image at once (np.asarray) would hold two
@@ -56,12 +66,18 @@ def read_image(path: str) -> np.ndarray:
       for y in range(0, h, 256):
         pixels[y:y + 256] = np.asarray(rgb.crop((0, y, w, min(y + 256, h))))
       return pixels
+  except UnreadableImageError:
+    raise
   except PIL.UnidentifiedImageError as e:
-    raise ValueError(f"{path} is not an image PIL can read.") from e
+    raise UnreadableImageError(f"{path} is not an image PIL can read.") from e
+  except (OSError, SyntaxError, ValueError) as e:   # truncated or corrupt data, a vanished file
+    raise UnreadableImageError(f"{path} is truncated or corrupt ({e}).") from e
 
 
 def write_png(path: str, array: np.ndarray) -> None:
-  PIL.Image.fromarray(array).save(path, format="PNG", compress_level=1)
+  """Writes `array` as a PNG (a full disk fails naming `path`)."""
+  with errors.writing(path):
+    PIL.Image.fromarray(array).save(path, format="PNG", compress_level=1)
 
 
 SMALL_SIDE = 1024   # px, the longer side of `write_small_jpeg`'s copy

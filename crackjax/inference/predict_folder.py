@@ -42,6 +42,8 @@ import tqdm
 from absl import logging
 
 from crackjax import config_base
+from crackjax import config_check
+from crackjax import errors
 from crackjax import json_file
 from crackjax import measurement
 from crackjax.data import pair_check
@@ -78,23 +80,30 @@ def run(workdir: str, input_path: str, output_dir: str, *, threshold: float | No
         settings: sliding_window.TileSettings = sliding_window.TileSettings(), measure: bool = True,
         overrides: dict | None = None, progress_bar: bool = True) -> list[dict]:
   """Predicts every image of `input_path` (a file or a folder) with the run in `workdir`; writes the
-  files described in the module docstring to `output_dir` and returns the per-image reports."""
+  files described in the module docstring to `output_dir` and returns the per-image reports.
+
+  An unreadable image is named in the log when it is met and skipped; after all the others are done,
+  `errors.SkippedInputsError` lists the skipped files (its `result`: the reports of the good ones).
+  """
   workdir = os.path.abspath(workdir)
   config = restored_run.apply_overrides(config_base.load(workdir), overrides)
+  config_check.validate(config, training=False)
   threshold = config.eval.threshold if threshold is None else float(threshold)
   if not 0.0 <= threshold <= 1.0:
-    raise ValueError(f"--threshold={threshold} must lie in [0, 1].")
+    raise errors.UserError(f"--threshold={threshold} must lie in [0, 1].")
   mm_per_pixel = scale.parse(mm_per_pixel)   # one number, or {stem: number} from a CSV
   settings.check(config.eval.pad_multiple)
   inputs = image_files.list_inputs(input_path)
   stems = [pair_check.file_stem(p) for p in inputs]
   dup = sorted({s for s in stems if stems.count(s) > 1})
   if dup:
-    raise ValueError(f"several inputs share the name {dup[0]!r} (e.g. .jpg and .png); their outputs "
-                     f"would overwrite each other. Move one of them to another folder.")
+    raise errors.UserError(f"several inputs share the name {dup[0]!r} (e.g. .jpg and .png); their outputs "
+                           f"would overwrite each other. Move one of them to another folder.")
   output_dir = os.path.abspath(output_dir)
   if os.path.isdir(input_path) and os.path.abspath(input_path) == output_dir:
-    raise ValueError(f"--output={output_dir} is the input folder; choose another folder.")
+    raise errors.UserError(f"--output={output_dir} is the input folder; choose another folder.")
+  if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+    raise errors.UserError(f"--output={output_dir} is a file, not a folder; choose a folder.")
   unscaled = [s for s in stems if isinstance(mm_per_pixel, dict) and s not in mm_per_pixel]
   if unscaled:
     logging.warning("%d image(s) have no row in the --mm_per_pixel CSV and are measured in pixels "
@@ -102,35 +111,49 @@ def run(workdir: str, input_path: str, output_dir: str, *, threshold: float | No
   restored = restored_run.restore(workdir, config, checkpoint_step)
   main = jax.process_index() == 0
   if main:
-    os.makedirs(output_dir, exist_ok=True)
+    with errors.writing(output_dir):
+      os.makedirs(output_dir, exist_ok=True)
   logging.info("Predicting %d image(s) with checkpoint %d of %s (%s), threshold %g, tiles %d px "
                "(overlap %d, margin %d), %d tiles per batch on %d device(s).", len(inputs),
                restored.step, workdir, restored.selected_by, threshold, settings.tile_size,
                settings.overlap, settings.margin, full_images.eval_batch_size(settings.tile_batch),
                jax.device_count())
 
-  reports = []
+  reports, bad = [], []
   summary_path = os.path.join(output_dir, "summary.csv")
-  summary = open(summary_path, "w", newline="") if main else None
+  with errors.writing(summary_path):
+    summary = open(summary_path, "w", newline="") if main else None
   try:
     writer = csv.DictWriter(summary, fieldnames=_SUMMARY_FIELDS) if main else None
     if main:
-      writer.writeheader()
+      with errors.writing(summary_path):
+        writer.writeheader()
     for n, path in enumerate(inputs, 1):
-      report = _predict_one(restored, path, output_dir, threshold=threshold,
-                            mm_per_pixel=scale.for_image(mm_per_pixel, pair_check.file_stem(path)),
-                            settings=settings, multiple=config.eval.pad_multiple, measure=measure and main,
-                            progress=progress_bar and main, desc=f"[{n}/{len(inputs)}] {os.path.basename(path)}",
-                            write=main)
+      try:
+        report = _predict_one(restored, path, output_dir, threshold=threshold,
+                              mm_per_pixel=scale.for_image(mm_per_pixel, pair_check.file_stem(path)),
+                              settings=settings, multiple=config.eval.pad_multiple,
+                              measure=measure and main, progress=progress_bar and main,
+                              desc=f"[{n}/{len(inputs)}] {os.path.basename(path)}", write=main)
+      except image_files.UnreadableImageError as e:     # named now, listed at the end; the rest goes on
+        logging.error("Skipping %s: %s", path, e)
+        bad.append(path)
+        continue
       reports.append(report)
       if main:
-        writer.writerow(_summary_row(report))
-        summary.flush()
+        with errors.writing(summary_path):
+          writer.writerow(_summary_row(report))
+          summary.flush()
   finally:
     if summary is not None:
-      summary.close()
+      with errors.writing(summary_path):
+        summary.close()
   if main and reports:
     html_report.write_predict_report(output_dir, reports)
+  if bad:
+    raise errors.SkippedInputsError(
+        f"{len(bad)} of {len(inputs)} input image(s) could not be read and were skipped: "
+        f"{', '.join(bad)}; the other {len(reports)} were predicted into {output_dir}.", reports)
   return reports
 
 

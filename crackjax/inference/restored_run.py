@@ -16,6 +16,7 @@ from typing import Callable
 import jax
 
 from crackjax import config_base
+from crackjax import errors
 from crackjax import models
 from crackjax.balance import methods
 from crackjax.inference import model_folder
@@ -44,9 +45,9 @@ def apply_overrides(config, overrides: dict[str, Any] | None):
   fixed = sorted(k for k in overrides if k.startswith("model.") and k != "model.dtype")
   if fixed:
     saved = config_base.flatten(config.to_dict()).get(fixed[0])
-    raise ValueError(f"--config.{fixed[0]} cannot be overridden at inference: the checkpoint fixes "
-                     f"the architecture (saved config: {fixed[0]}={saved!r}). Only model.dtype may "
-                     f"change.")
+    raise errors.UserError(f"--config.{fixed[0]} cannot be overridden at inference: the checkpoint fixes "
+                           f"the architecture (saved config: {fixed[0]}={saved!r}). Only model.dtype may "
+                           f"change.")
   if overrides:
     config = config.copy_and_resolve_references()
     config.unlock()
@@ -66,15 +67,15 @@ def restore(workdir: str, config=None, step: int | None = None) -> Restored:
     return model_folder.restore(workdir, config, step)
   directory = os.path.join(workdir, "checkpoints")
   if not os.path.isdir(directory):
-    raise FileNotFoundError(
+    raise errors.MissingFileError(
         f"{directory} does not exist; train first, e.g. "
         f"`python -m crackjax.main --config configs/smoke.py --workdir {workdir}`.")
   ckpt = checkpoints.Checkpointer(directory, config.keep_checkpoints, read_only=True)
   try:
     steps = sorted(ckpt.manager.all_steps())
     if not steps:
-      raise FileNotFoundError(f"{directory} holds no finished checkpoint yet; wait for the run to save "
-                              f"one (config.checkpoint_every) or pass another --workdir.")
+      raise errors.MissingFileError(f"{directory} holds no finished checkpoint yet; wait for the run to save "
+                                    f"one (config.checkpoint_every) or pass another --workdir.")
     if step is None:
       step = ckpt.best_step()
       scored = any((ckpt.manager.metrics(s) or {}).get(checkpoints.BEST_METRIC) is not None
@@ -83,7 +84,7 @@ def restore(workdir: str, config=None, step: int | None = None) -> Restored:
     elif step in steps:
       selected_by = "--checkpoint_step"
     else:
-      raise ValueError(f"--checkpoint_step={step}: {directory} holds steps {steps}.")
+      raise errors.UserError(f"--checkpoint_step={step}: {directory} holds steps {steps}.")
 
     mesh = parallel.make_mesh()
     repl, data = parallel.replicated(mesh), parallel.batch_sharding(mesh)

@@ -12,6 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
+from crackjax import errors
 from crackjax.evaluation import full_images
 from crackjax.inference import tile_grid
 from crackjax.training import parallel
@@ -27,13 +28,13 @@ class TileSettings:
 
   def check(self, multiple: int) -> None:
     if self.tile_size < multiple or self.tile_size % multiple:
-      raise ValueError(f"--tile_size={self.tile_size} must be a positive multiple of "
-                       f"config.eval.pad_multiple={multiple} (the model needs sizes divisible by it).")
+      raise errors.UserError(f"--tile_size={self.tile_size} must be a positive multiple of "
+                             f"config.eval.pad_multiple={multiple} (the model needs sizes divisible by it).")
     if not 0 <= 2 * self.margin <= self.overlap < self.tile_size:
-      raise ValueError(f"need 0 <= 2 * --margin <= --overlap < --tile_size, got margin={self.margin}, "
-                       f"overlap={self.overlap}, tile_size={self.tile_size}.")
+      raise errors.UserError(f"need 0 <= 2 * --margin <= --overlap < --tile_size, got margin={self.margin}, "
+                             f"overlap={self.overlap}, tile_size={self.tile_size}.")
     if self.tile_batch < 1:
-      raise ValueError(f"--tile_batch={self.tile_batch} must be >= 1.")
+      raise errors.UserError(f"--tile_batch={self.tile_batch} must be >= 1.")
 
 
 def image_grid(height: int, width: int, settings: TileSettings, multiple: int) -> tile_grid.TileGrid:

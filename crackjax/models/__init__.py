@@ -23,6 +23,7 @@ from __future__ import annotations
 import flax.linen as nn
 import scipy.special
 
+from crackjax import errors
 from crackjax import registry
 
 MODELS = registry.Registry("config.model.name")
@@ -37,7 +38,7 @@ def get_model(model_config) -> nn.Module:
 def output_bias(prior: float):
   """Bias initializer for the final crack logit: logit(prior), prior in (0, 1)."""
   if not 0.0 < prior < 1.0:
-    raise ValueError(f"config.model.output_prior must lie in (0, 1), got {prior}.")
+    raise errors.UserError(f"config.model.output_prior must lie in (0, 1), got {prior}.")
   return nn.initializers.constant(float(scipy.special.logit(prior)))
 
 

@@ -43,6 +43,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from crackjax import errors
+
 # State-dict prefixes that belong to classification heads, not to any backbone here.
 IGNORED_PREFIXES = ("fc.", "head.", "classifier.", "incre_modules.", "downsamp_modules.", "final_layer.",
                     "last_layer.", "aux.", "global_pool.")
@@ -53,7 +55,7 @@ _ALIASES = {"fc6": ("classifier.0", (7, 7)), "fc7": ("classifier.3", (1, 1))}
 def read_state_dict(path: str) -> dict[str, np.ndarray]:
   """A `.npz` or `.pth`/`.pt` state dict as {key: numpy array} (`module.` prefixes stripped)."""
   if not os.path.exists(path):
-    raise FileNotFoundError(f"{path} does not exist (config.model.pretrained_path / --input).")
+    raise errors.MissingFileError(f"{path} does not exist (config.model.pretrained_path / --input).")
   if path.endswith(".npz"):
     with np.load(path, allow_pickle=False) as f:
       sd = {k: f[k] for k in f.files}
@@ -72,7 +74,7 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
     sd = {k: v.detach().cpu().float().numpy() if v.is_floating_point() else v.cpu().numpy()
           for k, v in obj.items() if hasattr(v, "detach")}
   else:
-    raise ValueError(f"{path}: expected a .npz or .pth/.pt state dict.")
+    raise errors.UserError(f"{path}: expected a .npz or .pth/.pt state dict.")
   return {re.sub(r"^module\.", "", k): v for k, v in sd.items()}
 
 
@@ -97,7 +99,7 @@ def convert(state_dict: dict[str, np.ndarray], params_shapes, stats_shapes) -> t
                        f"Flax name {flat_key!r}.")
     modules.setdefault(flat_key, (module, {}))[1][leaf] = value
   used: set[str] = set()
-  errors: list[str] = []
+  problems: list[str] = []
   missing: dict[str, list[str]] = {}
 
   def fetch(module_path: tuple, leaf: str, shape) -> np.ndarray | None:
@@ -112,7 +114,7 @@ def convert(state_dict: dict[str, np.ndarray], params_shapes, stats_shapes) -> t
     torch_leaf = {"kernel": "weight", "scale": "weight", "bias": "bias", "mean": "running_mean",
                   "var": "running_var"}[leaf]
     if torch_leaf not in leaves:
-      errors.append(f"missing {torch_module}.{torch_leaf} for Flax {module_key}/{leaf}")
+      problems.append(f"missing {torch_module}.{torch_leaf} for Flax {module_key}/{leaf}")
       return None
     value = np.asarray(leaves[torch_leaf], np.float32)
     used.add(f"{torch_module}.{torch_leaf}")
@@ -120,11 +122,11 @@ def convert(state_dict: dict[str, np.ndarray], params_shapes, stats_shapes) -> t
       if alias:                               # Linear [O, C*kh*kw] -> [O, C, kh, kw]
         value = value.reshape(value.shape[0], -1, *alias[1]) if value.ndim == 2 else value
       if value.ndim != 4:
-        errors.append(f"{torch_module}.{torch_leaf} has shape {value.shape}, not a conv weight")
+        problems.append(f"{torch_module}.{torch_leaf} has shape {value.shape}, not a conv weight")
         return None
       value = value.transpose(2, 3, 1, 0)
     if value.shape != tuple(shape):
-      errors.append(f"{torch_module}.{torch_leaf}: shape {value.shape} (after conversion) but Flax "
+      problems.append(f"{torch_module}.{torch_leaf}: shape {value.shape} (after conversion) but Flax "
                     f"{module_key}/{leaf} needs {tuple(shape)}")
       return None
     return value
@@ -137,15 +139,15 @@ def convert(state_dict: dict[str, np.ndarray], params_shapes, stats_shapes) -> t
       if value is not None:
         flat[path] = value
     out.append(traverse_util.unflatten_dict(flat))
-  errors[:0] = [f"missing {m}.* (Flax {', '.join(leaves)})" for m, leaves in missing.items()]
+  problems[:0] = [f"missing {m}.* (Flax {', '.join(leaves)})" for m, leaves in missing.items()]
   unused = sorted(k for k in state_dict if k not in used and not k.endswith("num_batches_tracked")
                   and not k.startswith(IGNORED_PREFIXES))
   if unused:
-    errors.append(f"{len(unused)} state-dict entries match nothing in the backbone (wrong backbone or "
+    problems.append(f"{len(unused)} state-dict entries match nothing in the backbone (wrong backbone or "
                   f"depth/width?): {unused[:8]}{' ...' if len(unused) > 8 else ''}")
-  if errors:
-    raise ValueError("The state dict does not fit the model's backbone:\n  " + "\n  ".join(errors[:20])
-                     + (f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""))
+  if problems:
+    raise errors.UserError("The state dict does not fit the model's backbone:\n  " + "\n  ".join(problems[:20])
+                           + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""))
   return out[0], out[1]
 
 
@@ -158,25 +160,25 @@ def to_npz_dict(params: dict, batch_stats: dict) -> dict[str, np.ndarray]:
 
 def from_npz_dict(arrays: dict, params_shapes, stats_shapes) -> tuple[dict, dict]:
   """A converted file's arrays -> (params, batch_stats), checked leaf by leaf against the shapes."""
-  out, errors, seen = [], [], set()
+  out, problems, seen = [], [], set()
   for col, tree in (("params", params_shapes), ("batch_stats", stats_shapes)):
     flat = {}
     for path, leaf in traverse_util.flatten_dict(tree).items():
       key = col + "/" + "/".join(path)
       seen.add(key)
       if key not in arrays:
-        errors.append(f"missing {key} {tuple(leaf.shape)}")
+        problems.append(f"missing {key} {tuple(leaf.shape)}")
       elif arrays[key].shape != tuple(leaf.shape):
-        errors.append(f"{key}: shape {arrays[key].shape}, the model needs {tuple(leaf.shape)}")
+        problems.append(f"{key}: shape {arrays[key].shape}, the model needs {tuple(leaf.shape)}")
       else:
         flat[path] = np.asarray(arrays[key], np.float32)
     out.append(traverse_util.unflatten_dict(flat))
   extra = sorted(set(arrays) - seen)
   if extra:
-    errors.append(f"{len(extra)} arrays the backbone lacks: {extra[:8]}")
-  if errors:
-    raise ValueError("The converted weights do not fit the model's backbone (converted for another "
-                     "backbone or width?):\n  " + "\n  ".join(errors[:20]))
+    problems.append(f"{len(extra)} arrays the backbone lacks: {extra[:8]}")
+  if problems:
+    raise errors.UserError("The converted weights do not fit the model's backbone (converted for another "
+                           "backbone or width?):\n  " + "\n  ".join(problems[:20]))
   return out[0], out[1]
 
 
@@ -185,7 +187,7 @@ def backbone_shapes(model, patch_size: int = 64) -> tuple[dict, dict]:
   variables = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0),
                                                 jnp.zeros((1, patch_size, patch_size, 3)), train=False))
   if "backbone" not in variables["params"]:
-    raise ValueError(f"{type(model).__name__} has no pretrainable backbone.")
+    raise errors.UserError(f"{type(model).__name__} has no pretrainable backbone.")
   return variables["params"]["backbone"], variables.get("batch_stats", {}).get("backbone", {})
 
 
@@ -208,9 +210,9 @@ def load_pretrained(state, model_config, sharding):
   if not path:
     return state
   if "backbone" not in state.params:
-    raise ValueError(f"config.model.pretrained_path={path!r} is set but model.name="
-                     f"{model_config.name!r} has no pretrainable backbone (those with one: pspnet, "
-                     f"fpn, deeplabv3plus, fcn, hrnet); leave it ''.")
+    raise errors.UserError(f"config.model.pretrained_path={path!r} is set but model.name="
+                           f"{model_config.name!r} has no pretrainable backbone (those with one: pspnet, "
+                           f"fpn, deeplabv3plus, fcn, hrnet); leave it ''.")
   shapes = lambda t: jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), t)
   params, stats = load_backbone(path, shapes(state.params["backbone"]),
                                 shapes(state.batch_stats.get("backbone", {})))

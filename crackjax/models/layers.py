@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from crackjax import errors
 from crackjax.models import output_bias
 
 # He-normal over fan-out, as torchvision initialises ResNet/VGG convolutions.
@@ -394,8 +395,8 @@ def logit_head(prior: float, dtype, name: str, kernel_init=nn.initializers.lecun
 
 def check_divisible(x, multiple: int, model: str) -> None:
   if x.shape[1] % multiple or x.shape[2] % multiple:
-    raise ValueError(f"{model} needs H and W divisible by {multiple}, got input shape {x.shape}; "
-                     f"pad or crop the images (config.data.patch_size, config.eval.pad_multiple).")
+    raise errors.UserError(f"{model} needs H and W divisible by {multiple}, got input shape {x.shape}; "
+                           f"pad or crop the images (config.data.patch_size, config.eval.pad_multiple).")
 
 
 def side_outputs(logits, side_logits: Sequence[jax.Array], side_weights: Sequence[float]) -> dict:

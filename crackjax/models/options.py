@@ -15,11 +15,13 @@ from typing import Sequence
 
 import jax.numpy as jnp
 
+from crackjax import errors
+
 
 def dtype(model_config) -> jnp.dtype:
   name = model_config.get("dtype", "float32")
   if name not in ("float32", "bfloat16", "float16"):
-    raise ValueError(f"config.model.dtype={name!r} is not supported; use 'float32' or 'bfloat16'.")
+    raise errors.UserError(f"config.model.dtype={name!r} is not supported; use 'float32' or 'bfloat16'.")
   return jnp.dtype(name)
 
 
@@ -27,16 +29,16 @@ def backbone(model_config, choices: Sequence[str]) -> str:
   """`model.backbone`, or `choices[0]` (the reference backbone) when it is ""."""
   name = model_config.get("backbone", "") or choices[0]
   if name not in choices:
-    raise ValueError(f"config.model.backbone={name!r} is not available for model.name="
-                     f"{model_config.name!r}; choose one of {list(choices)} (or '' for {choices[0]!r}).")
+    raise errors.UserError(f"config.model.backbone={name!r} is not available for model.name="
+                           f"{model_config.name!r}; choose one of {list(choices)} (or '' for {choices[0]!r}).")
   return name
 
 
 def no_backbone(model_config) -> None:
   name = model_config.get("backbone", "")
   if name:
-    raise ValueError(f"model.name={model_config.name!r} has no interchangeable backbone; "
-                     f"leave config.model.backbone='' (got {name!r}).")
+    raise errors.UserError(f"model.name={model_config.name!r} has no interchangeable backbone; "
+                           f"leave config.model.backbone='' (got {name!r}).")
 
 
 def width(model_config, default: int | None, what: str = "") -> int:
@@ -45,11 +47,12 @@ def width(model_config, default: int | None, what: str = "") -> int:
   if default is None:
     if value:
       hint = " (its width is config.model.base_channels)" if model_config.name == "unet" else ""
-      raise ValueError(f"config.model.width={value} is not used by model.name={model_config.name!r}"
-                       f"{hint}; leave it 0.")
+      raise errors.UserError(f"config.model.width={value} is not used by model.name={model_config.name!r}"
+                             f"{hint}; leave it 0.")
     return 0
   if value < 0:
-    raise ValueError(f"config.model.width={value} must be >= 0 (0: {what or 'the reference'} {default}).")
+    raise errors.UserError(f"config.model.width={value} must be >= 0 (0: {what or 'the reference'} "
+                           f"{default}).")
   return value or default
 
 
@@ -59,11 +62,11 @@ def side_weights(model_config, defaults: Sequence[float], what: str) -> tuple[fl
   if not given:
     return tuple(float(w) for w in defaults)
   if len(given) != len(defaults):
-    raise ValueError(f"config.model.deep_supervision_weights={given} has {len(given)} entries but "
-                     f"model.name={model_config.name!r} has {len(defaults)} side outputs ({what}); "
-                     f"give {len(defaults)} weights, e.g. {tuple(defaults)}, or () for those defaults.")
+    raise errors.UserError(f"config.model.deep_supervision_weights={given} has {len(given)} entries but "
+                           f"model.name={model_config.name!r} has {len(defaults)} side outputs ({what}); "
+                           f"give {len(defaults)} weights, e.g. {tuple(defaults)}, or () for those defaults.")
   if any(w < 0 for w in given):
-    raise ValueError(f"config.model.deep_supervision_weights={given} must be >= 0.")
+    raise errors.UserError(f"config.model.deep_supervision_weights={given} must be >= 0.")
   return given
 
 
@@ -71,12 +74,12 @@ def output_prior(model_config) -> float:
   """`model.output_prior`: the untrained network's crack probability (see crackjax/models/__init__.py)."""
   prior = float(model_config.get("output_prior", 0.01))
   if not 0.0 < prior < 1.0:
-    raise ValueError(f"config.model.output_prior must lie in (0, 1), got {prior}.")
+    raise errors.UserError(f"config.model.output_prior must lie in (0, 1), got {prior}.")
   return prior
 
 
 def no_side_outputs(model_config) -> None:
   given = tuple(model_config.get("deep_supervision_weights", ()) or ())
   if given:
-    raise ValueError(f"config.model.deep_supervision_weights={given} is set but model.name="
-                     f"{model_config.name!r} has no side outputs; leave it ().")
+    raise errors.UserError(f"config.model.deep_supervision_weights={given} is set but model.name="
+                           f"{model_config.name!r} has no side outputs; leave it ().")

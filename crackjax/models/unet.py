@@ -16,6 +16,7 @@ import functools
 import flax.linen as nn
 import jax.numpy as jnp
 
+from crackjax import errors
 from crackjax.models import layers
 from crackjax.models import options
 from crackjax.models import output_bias
@@ -48,7 +49,7 @@ class UNet(nn.Module):
   def __call__(self, x, train: bool = False):
     stride = 2 ** self.depth
     if x.shape[1] % stride or x.shape[2] % stride:
-      raise ValueError(f"UNet(depth={self.depth}) needs H and W divisible by {stride}, got {x.shape}.")
+      raise errors.UserError(f"UNet(depth={self.depth}) needs H and W divisible by {stride}, got {x.shape}.")
     x = ((x - 0.5) / 0.25).astype(self.dtype)
     skips = []
     for level in range(self.depth):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 
+from crackjax import errors
+
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -21,9 +23,7 @@ def _finish_over_steps(fig, low, ylabel: str, path: str) -> None:
   low.set_ylabel(ylabel)
   low.set_xlabel("step")
   low.legend(loc="best")
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  _save(fig, path)
 
 
 def prf_trajectory(events: list[dict], path: str, title: str = "") -> None:
@@ -77,9 +77,17 @@ def pr_curves(reports: list[dict], path: str, grid_steps: int) -> None:
   ax.set_ylabel("precision")
   ax.set_title("Crack pixels: precision-recall")
   ax.legend(loc="best", fontsize=8)
+  _save(fig, path)
+
+
+def _save(fig, path: str) -> None:
+  """Writes `fig` to `path` as PNG (a full disk fails naming the path) and frees it."""
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
+  try:
+    with errors.writing(path):
+      fig.savefig(path, dpi=100)
+  finally:
+    plt.close(fig)
 
 
 def training_curves(events: list[dict], path: str, title: str = "") -> None:

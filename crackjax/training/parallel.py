@@ -23,6 +23,8 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from orbax.checkpoint import multihost
 
+from crackjax import errors
+
 
 T = TypeVar("T")
 _BARRIERS = itertools.count()
@@ -49,9 +51,9 @@ def maybe_initialize_distributed() -> None:
   if "JAX_COORDINATOR_ADDRESS" in os.environ:
     missing = [k for k in ("JAX_NUM_PROCESSES", "JAX_PROCESS_ID") if k not in os.environ]
     if missing:
-      raise ValueError(f"JAX_COORDINATOR_ADDRESS={os.environ['JAX_COORDINATOR_ADDRESS']} is set but "
-                       f"{missing} are not; set all three (or none, to auto-detect Cloud TPU / SLURM / "
-                       f"Open MPI).")
+      raise errors.UserError(f"JAX_COORDINATOR_ADDRESS={os.environ['JAX_COORDINATOR_ADDRESS']} is set but "
+                             f"{missing} are not; set all three (or none, to auto-detect Cloud TPU / SLURM / "
+                             f"Open MPI).")
     kwargs = dict(coordinator_address=os.environ["JAX_COORDINATOR_ADDRESS"],
                   num_processes=int(os.environ["JAX_NUM_PROCESSES"]),
                   process_id=int(os.environ["JAX_PROCESS_ID"]))
@@ -108,7 +110,7 @@ def check_shared_directory(path: str) -> None:
     os.remove(token)
   missing = [i for i, s in enumerate(seen.ravel()) if not s]
   if missing:
-    raise ValueError(
+    raise errors.UserError(
         f"--workdir {path} is not shared: processes {missing} of {jax.process_count()} do not see the "
         f"file process 0 wrote there. A multi-host run needs a workdir on a filesystem every host "
         f"mounts at the same path (NFS, Filestore, Lustre, ...): orbax writes each checkpoint from all "
@@ -146,8 +148,8 @@ def replicated(mesh) -> NamedSharding:
 def check_batch_size(batch_size: int, what: str = "config.batch_size") -> int:
   """Returns the per-process batch size; fails with a clear message when it does not divide."""
   if batch_size % jax.device_count():
-    raise ValueError(f"{what}={batch_size} must be divisible by the {jax.device_count()} devices; "
-                     f"set --{what}= a multiple of {jax.device_count()}.")
+    raise errors.UserError(f"{what}={batch_size} must be divisible by the {jax.device_count()} devices; "
+                           f"set --{what}= a multiple of {jax.device_count()}.")
   return batch_size // jax.process_count()
 
 

