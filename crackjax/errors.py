@@ -93,6 +93,7 @@ def run_main(main: Callable[[list[str]], Any]) -> Callable[[list[str]], Any]:
 
   def wrapped(argv):
     sys.excepthook = _without_closed_loop_noise(sys.excepthook)
+    sys.unraisablehook = _unraisable_without_closed_loop_noise(sys.unraisablehook)
     try:
       return main(argv)
     except UserError as e:
@@ -117,18 +118,31 @@ def exit_with(message: str) -> None:
   sys.exit(USER_ERROR_EXIT_CODE)
 
 
+def _is_closed_loop_noise(value: BaseException | None) -> bool:
+  """When an orbax save fails (a full disk), tensorstore's threads still call back into the save's
+  closed asyncio loop, and each callback fails with `RuntimeError: Event loop is closed`. Only that
+  error, raised outside the main thread, is noise."""
+  return (threading.current_thread() is not threading.main_thread() and isinstance(value, RuntimeError)
+          and str(value) == "Event loop is closed")
+
+
 def _without_closed_loop_noise(hook):
-  """`hook` (sys.excepthook, which also prints errors raised in native callbacks) minus one kind of
-  noise: when an orbax save fails (a full disk), tensorstore's threads still call back into the
-  save's closed asyncio loop, and each prints `RuntimeError: Event loop is closed` with a traceback.
-  Only that error, raised outside the main thread, is dropped."""
+  """`hook` (sys.excepthook) minus the closed-loop noise of `_is_closed_loop_noise`."""
 
   def excepthook(type_, value, tb):
-    if (threading.current_thread() is not threading.main_thread() and isinstance(value, RuntimeError)
-        and str(value) == "Event loop is closed"):
-      return
-    hook(type_, value, tb)
+    if not _is_closed_loop_noise(value):
+      hook(type_, value, tb)
   return excepthook
+
+
+def _unraisable_without_closed_loop_noise(hook):
+  """`hook` (sys.unraisablehook, which prints the errors tensorstore's native callbacks raise) minus
+  the closed-loop noise of `_is_closed_loop_noise`; every other unraisable error is still printed."""
+
+  def unraisablehook(unraisable):
+    if not _is_closed_loop_noise(unraisable.exc_value):
+      hook(unraisable)
+  return unraisablehook
 
 
 def _quiet_shutdown() -> None:

@@ -4,6 +4,7 @@ import errno
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -29,6 +30,34 @@ def test_run_main_keeps_the_traceback_of_a_bug():
 
   with pytest.raises(KeyError):
     errors.run_main(main)(["prog"])
+
+
+def test_run_main_drops_only_the_closed_loop_noise_of_native_threads(monkeypatch):
+  """After a failed orbax save, tensorstore's threads report `Event loop is closed` through
+  sys.unraisablehook (seen on a full tmpfs): run_main drops exactly that error from other threads."""
+  reported = []
+  monkeypatch.setattr(sys, "unraisablehook", lambda u: reported.append(repr(u.exc_value)))
+  monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+
+  class FailsWhenCollected:
+    def __init__(self, error):
+      self.error = error
+
+    def __del__(self):
+      raise self.error
+
+  def collect_in_a_thread(error):
+    thread = threading.Thread(target=lambda: FailsWhenCollected(error))
+    thread.start()
+    thread.join()
+
+  def main(argv):
+    collect_in_a_thread(RuntimeError("Event loop is closed"))
+    collect_in_a_thread(ValueError("a real problem"))
+    FailsWhenCollected(RuntimeError("Event loop is closed"))   # in the main thread: not noise
+
+  errors.run_main(main)(["prog"])
+  assert reported == ["ValueError('a real problem')", "RuntimeError('Event loop is closed')"]
 
 
 def test_writing_names_the_path_of_a_full_disk_and_passes_other_errors():
