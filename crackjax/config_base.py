@@ -102,7 +102,8 @@ def base() -> ml_collections.ConfigDict:
   c.balance.rumc_pos_rate = 0.5    # rumc: fixed positive-patch rate in [0, 1]
   # The controller (crackjax/balance/prf.py; what each option did: docs/balanced_learning.md).
   # where P and R are judged: batch (as trained on) | natural (reweighted to the grid's share of positive
-  # patches) | natural_eval (inference-mode model on the step's candidate pool, reweighted likewise)
+  # patches) | natural_eval (inference-mode model on the step's candidate pool, reweighted likewise) |
+  # val (the pooled counts of each validation on full images; moves once per eval_every steps)
   c.balance.measure = "batch"
   c.balance.measure_every = 4      # natural_eval: steps between measurements (>= 1); each costs a forward pass of 2B patches
   c.balance.kp = 0.0               # >= 0: proportional gain relative to eta (0: pure integrator)
