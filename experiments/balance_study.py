@@ -69,6 +69,8 @@ VARIANTS = {
     "ran_natural_eval": ("ran", ("--config.balance.measure=natural_eval",)),
     "ran_pi_natural_eval": ("ran", (*_ETA(0.25), "--config.balance.kp=1.0",
                                     "--config.balance.measure=natural_eval")),
+    "ran_natural_eval_warmup100": ("ran", ("--config.balance.measure=natural_eval",
+                                           "--config.balance.warmup_steps=100")),
 }
 
 
