@@ -1,6 +1,11 @@
 r"""Evaluates a trained run on one split of its dataset, on full images, with the full metric set.
 
     python -m crackjax.evaluate --workdir DIR [--split test] [--checkpoint_step N] [--config.key=value ...]
+    python -m crackjax.evaluate --model NAME --output DIR --config.data.manual_dir=FOLDER [--split test]
+
+A shipped model (`--model`, `python -m crackjax.predict --list_models`) is scored on a dataset named by
+`--config.data.*` overrides (for a folder dataset, `data.manual_dir`); its results go to `--output`,
+never into the installed package. A workdir's results go to `DIR/eval` unless `--output` says otherwise.
 
 What it writes and the metric conventions: crackjax/evaluation/evaluate_run.py.
 """
@@ -16,6 +21,7 @@ from absl import logging
 
 from crackjax import cli
 from crackjax import errors
+from crackjax import pretrained
 from crackjax.evaluation import evaluate_run
 from crackjax.evaluation import full_images
 
@@ -24,10 +30,18 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   cli.quiet_library_logs()
+  if bool(_MODEL.value) == bool(_WORKDIR.value):
+    raise errors.UserError(f"give exactly one of --model (shipped: {', '.join(pretrained.names())}) and "
+                           "--workdir (a training workdir or model folder).")
+  if _MODEL.value and not _OUTPUT.value:
+    raise errors.UserError(f"--model {_MODEL.value} needs --output DIR for the results (a shipped model's "
+                           "folder is part of the installed package and is not written to).")
+  workdir = pretrained.folder(_MODEL.value) if _MODEL.value else _WORKDIR.value
   step = _CHECKPOINT_STEP.value
   try:
-    report = evaluate_run.evaluate(_WORKDIR.value, _SPLIT.value, None if step < 0 else step,
-                                   cli.config_overrides(_CONFIG), progress_bar=_PROGRESS.value)
+    report = evaluate_run.evaluate(workdir, _SPLIT.value, None if step < 0 else step,
+                                   cli.config_overrides(_CONFIG), progress_bar=_PROGRESS.value,
+                                   output_dir=_OUTPUT.value)
   except errors.SkippedInputsError as e:   # the good pairs were evaluated: their summary, then the error
     _log_summary(e.result)
     raise
@@ -41,19 +55,24 @@ def _log_summary(report: dict) -> None:
                                         f"ods_f1_pooled_{g}", f"ois_f1_mean_per_image_{g}",
                                         f"ap_pooled_stepwise_{g}", "relaxed_f1_r2px_pooled",
                                         "relaxed_f1_r5px_pooled", "cldice_pooled")}))
-  logging.info("Wrote %s", os.path.join(os.path.abspath(_WORKDIR.value), "eval", f"{report['split']}.json"))
+  out_dir = _OUTPUT.value or os.path.join(_WORKDIR.value, "eval")
+  logging.info("Wrote %s", os.path.join(os.path.abspath(out_dir), f"{report['split']}.json"))
 
 
 def run():
   """`python -m crackjax.evaluate` and the `crackjax-evaluate` console script."""
-  global _WORKDIR, _SPLIT, _CHECKPOINT_STEP, _PROGRESS, _CONFIG  # noqa: PLW0603
-  _WORKDIR = flags.DEFINE_string("workdir", None, "A crackjax training workdir (holds config.json and checkpoints/).")
+  global _MODEL, _WORKDIR, _OUTPUT, _SPLIT, _CHECKPOINT_STEP, _PROGRESS, _CONFIG  # noqa: PLW0603
+  _MODEL = flags.DEFINE_string("model", None, "A model shipped in the package (crackjax.predict --list_models); "
+                               "needs --output.")
+  _WORKDIR = flags.DEFINE_string("workdir", None, "A crackjax training workdir (holds config.json and "
+                                 "checkpoints/) or model folder.")
+  _OUTPUT = flags.DEFINE_string("output", None, "Folder for <split>.json, <split>_per_image.csv and "
+                                "pr_curve.png; default: WORKDIR/eval.")
   _SPLIT = flags.DEFINE_string("split", "test", "Split of the run's dataset to evaluate.")
   _CHECKPOINT_STEP = flags.DEFINE_integer("checkpoint_step", -1,
                                           "Checkpoint step to evaluate; -1: the best by val/f1.")
   _PROGRESS = flags.DEFINE_boolean("progress_bar", True, "Show a progress bar.")
   _CONFIG = cli.define_config_flag()
-  flags.mark_flags_as_required(["workdir"])
   app.run(errors.run_main(main), flags_parser=cli.parse_flags)
 
 

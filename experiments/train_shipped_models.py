@@ -10,9 +10,8 @@ cross-dataset, the others), and with `--ship` writes the model folder into crack
 (crackjax/inference/model_folder.py) with a card holding the data, licence terms, config, steps,
 wall time and every metric. It prints the model card's metric table for docs/models.md.
 
-The evaluations of other datasets are stored under WORKDIR/eval/cross/<dataset>/ (each a copy of
-what `crackjax.evaluate` wrote to WORKDIR/eval/ for it); WORKDIR/eval/test.json is the model's own
-test split at the end.
+Each dataset's evaluation is written by `crackjax.evaluate --output` to WORKDIR/eval/cross/<dataset>/
+(test.json, test_per_image.csv, pr_curve.png), the model's own dataset included.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import argparse
 import datetime
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -66,14 +64,11 @@ def _evaluate(workdir: str, dataset: str, datasets_root: str, tfds_dir: str, own
   path = os.path.join(cross, "test.json")
   if not os.path.exists(path):
     cmd = [sys.executable, "-m", "crackjax.evaluate", "--workdir", workdir, "--split", "test",
-           "--noprogress_bar", f"--config.data.tfds_dir={tfds_dir}"]
+           "--output", cross, "--noprogress_bar", f"--config.data.tfds_dir={tfds_dir}"]
     if dataset != own:
       cmd += ["--config.data.name=crack_folder",
               f"--config.data.manual_dir={os.path.join(datasets_root, dataset)}"]
     _run(cmd, log)
-    os.makedirs(cross, exist_ok=True)
-    for name in ("test.json", "test_per_image.csv"):
-      shutil.copy(os.path.join(workdir, "eval", name), os.path.join(cross, name))
   with open(path) as f:
     return json.load(f)
 
@@ -101,7 +96,7 @@ def main() -> None:
     started = os.stat(os.path.join(workdir, "config.json")).st_mtime
     ended = os.stat(os.path.join(workdir, "eval", "final.json")).st_mtime
     results = {d: _evaluate(workdir, d, datasets_root, tfds_dir, own, log) for d in TEST_DATASETS if d != own}
-    results[own] = _evaluate(workdir, own, datasets_root, tfds_dir, own, log)   # last: eval/test.json is own
+    results[own] = _evaluate(workdir, own, datasets_root, tfds_dir, own, log)
     with open(os.path.join(workdir, "config.json")) as f:
       cfg = json.load(f)
     metrics = {d: {k: results[d][k] for k in KEYS} | {"images": results[d]["images"],

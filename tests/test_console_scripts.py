@@ -65,3 +65,24 @@ def test_predict_lists_and_runs_a_shipped_model_with_a_per_image_mm_csv(repo, tm
   assert rc == 2 and "header 'stem,mm_per_pixel'" in out and str(table) in out, out
   rc, out = _script("crackjax-predict", "--model", "no_such_model", "--input", src, "--output", out_dir, cwd=repo)
   assert rc == 2 and "no shipped model named 'no_such_model'" in out, out
+
+
+def test_evaluate_scores_a_shipped_model_on_a_folder_and_writes_only_to_output(repo, tmp_path):
+  from crackjax import pretrained  # noqa: PLC0415
+  from tests.test_builders import _pair, _splits_csv  # noqa: PLC0415
+  data = tmp_path / "mine"
+  rows = [("a", "train"), ("b", "test"), ("c", "test")]
+  for i, (stem, _) in enumerate(rows):
+    _pair(data, f"images/{stem}.png", f"masks/{stem}.png", i, h=96, w=128)
+  _splits_csv(data, rows)
+  package_files = sorted(os.listdir(pretrained.folder("unet_crack500")))
+  common = ["--model", "unet_crack500", "--noprogress_bar", f"--config.data.manual_dir={data}",
+            f"--config.data.tfds_dir={tmp_path / 'tfds'}"]
+  rc, out = _script("crackjax-evaluate", *common, cwd=repo)
+  assert rc == 2 and "needs --output DIR" in out and "Traceback" not in out, out
+  rc, out = _script("crackjax-evaluate", *common, "--output", tmp_path / "scores", cwd=repo)
+  assert rc == 0, out
+  report = json.load(open(tmp_path / "scores" / "test.json"))
+  assert report["images"] == 2 and report["dataset"]["name"] == "crack_folder"
+  assert (tmp_path / "scores" / "test_per_image.csv").exists()
+  assert sorted(os.listdir(pretrained.folder("unet_crack500"))) == package_files   # nothing written there

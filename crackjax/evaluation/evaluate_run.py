@@ -40,8 +40,11 @@ from crackjax.report import plots
 
 
 def evaluate(workdir: str, split: str = "test", checkpoint_step: int | None = None,
-             overrides: dict | None = None, progress_bar: bool = True) -> dict:
+             overrides: dict | None = None, progress_bar: bool = True, output_dir: str | None = None) -> dict:
   """Evaluates `split` with the chosen checkpoint of the run in `workdir`; writes and returns the report.
+
+  `workdir` is a training workdir or a model folder (a shipped model's included); the report goes to
+  `output_dir` (default `workdir/eval`) as `<split>.json`, `<split>_per_image.csv` and `pr_curve.png`.
 
   A real dataset with bad image/mask pairs is evaluated on its good pairs; the bad ones are named in
   the log as they are found, listed in the report (`skipped_pairs`), and then `errors.SkippedInputsError`
@@ -94,7 +97,7 @@ def evaluate(workdir: str, split: str = "test", checkpoint_step: int | None = No
       "seconds": "wall time of prediction and metric accumulation over the split",
       "skipped_pairs": "bad image/mask pairs of a real dataset left out (each with its problems)",
   }
-  out_dir = os.path.join(workdir, "eval")
+  out_dir = os.path.abspath(output_dir) if output_dir else os.path.join(workdir, "eval")
   if jax.process_index() == 0:
     json_file.write(os.path.join(out_dir, f"{split}.json"), report)
     accumulator.write_csv(os.path.join(out_dir, f"{split}_per_image.csv"), report["threshold"])
