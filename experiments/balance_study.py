@@ -137,7 +137,39 @@ def row_of(workdir: str, name: str, seed: int) -> dict:
   return {"method": name, "seed": seed, "P": final["precision"], "R": final["recall"], "F1": final["f1"],
           "ODS": final["ods_f1_pooled_grid100"], "t_ODS": final["ods_threshold_pooled_grid100"],
           "gap": abs(final["precision"] - final["recall"]), "val_f1": best_val.get("val/f1", float("nan")),
-          "step": final["checkpoint_step"], "code": "/".join(dict.fromkeys(versions))}
+          "step": final["checkpoint_step"], "code": "/".join(dict.fromkeys(versions)),
+          "loop": loop_of(workdir) if name not in FIXED else None}
+
+
+def loop_of(workdir: str) -> dict | None:
+  """The closed loop of one run from its metrics.jsonl: the weight ratio's peak (wind-up) and end, the
+  positive-patch rate, and over the last 10 intervals mean |PRF|, PRF sign flips and the measured P, R."""
+  events = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl")) if l.strip()]
+  b = [e for e in events if "balance/prf" in e and "balance/pos_weight" in e]
+  if not b:
+    return None
+  ratio = [e["balance/pos_weight"] / e["balance/neg_weight"] for e in b]
+  peak = int(np.argmax(ratio))
+  last = b[-10:]
+  prf = [e["balance/prf"] for e in last]
+  return {"peak": ratio[peak], "peak_step": b[peak]["step"], "end": ratio[-1],
+          "q_max": max(e["balance/pos_rate"] for e in b), "q_end": b[-1]["balance/pos_rate"],
+          "prf": statistics.mean(abs(x) for x in prf), "flips": sum(a * c < 0 for a, c in zip(prf, prf[1:])),
+          "P": statistics.mean(e.get("balance/precision", float("nan")) for e in last),
+          "R": statistics.mean(e.get("balance/recall", float("nan")) for e in last)}
+
+
+def loop_table(rows: list[dict], names: list[str], split: str) -> list[str]:
+  """Per adaptive run: where the controller went and what it measured, beside the split's P and R."""
+  lines = [f"| run | peak w+/w- (step) | end w+/w- | rate q: max, end | last 10 intervals: mean \\|PRF\\|, "
+           f"sign flips | measured P / R (last 10) | {split} P / R |", "|---|---|---|---|---|---|---|"]
+  for name in names:
+    for r in (x for x in rows if x["method"] == name and x["loop"]):
+      lp = r["loop"]
+      lines.append(f"| `{name}` s{r['seed']} | {lp['peak']:.2f} ({lp['peak_step']}) | {lp['end']:.2f} | "
+                   f"{lp['q_max']:.2f}, {lp['q_end']:.2f} | {lp['prf']:.3f}, {lp['flips']} | "
+                   f"{lp['P']:.2f} / {lp['R']:.2f} | {r['P']:.3f} / {r['R']:.3f} |")
+  return lines if len(lines) > 2 else []
 
 
 def fmt(values: list[float]) -> str:
@@ -259,6 +291,7 @@ def main() -> None:
       f"Baseline of the paired differences: `{baseline}`"
       + (" (the fixed method with the best mean val F1)." if args.baseline == "auto" else "."), "",
       *table(rows, names, baseline, args.split), "",
+      *loop_table(rows, names, args.split), "",
       *([f"Not yet run (the same command runs them; finished runs are reused): {', '.join(missing)}.", ""]
         if missing else [])])
   print(report)
