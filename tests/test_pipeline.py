@@ -1,6 +1,5 @@
 """The Grain patch-pool stream: shapes, determinism, workers, hosts, augmentation."""
 
-import grain
 import numpy as np
 import pytest
 

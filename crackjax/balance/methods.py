@@ -18,13 +18,14 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
 from crackjax import registry
 from crackjax.balance import losses
 from crackjax.balance import prf
 
 
-LossFn = Callable[[jax.Array, jax.Array, prf.BalanceState, "ml_collections.ConfigDict"], jax.Array]
+LossFn = Callable[[jax.Array, jax.Array, prf.BalanceState, ml_collections.ConfigDict], jax.Array]
 
 
 def _state_weighted_bce(logits, labels, state, cfg):
