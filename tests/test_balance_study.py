@@ -1,0 +1,72 @@
+"""experiments/balance_study.py's tables, on fabricated finished runs: the best fixed baseline is chosen
+by validation F1 (never test), the paired differences and their t interval, the closed-loop statistics."""
+
+import importlib.util
+import json
+import statistics
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def study():
+  spec = importlib.util.spec_from_file_location("balance_study", REPO / "experiments" / "balance_study.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def _finished_run(workdir, *, test_f1, val_f1s, balance=None, p=0.6, r=0.7):
+  (workdir / "eval").mkdir(parents=True)
+  (workdir / "eval" / "final.json").write_text(json.dumps({
+      "precision": p, "recall": r, "f1": test_f1, "ods_f1_pooled_grid100": test_f1 + 0.01,
+      "ods_threshold_pooled_grid100": 0.45, "checkpoint_step": 200}))
+  events = [{"step": 100 * (i + 1), "val/f1": v} for i, v in enumerate(val_f1s)]
+  events += balance or []
+  (workdir / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+  (workdir / "code_version.txt").write_text("2026-12-07 10:00 abc12345\n2026-12-07 11:00 abc12345\n")
+  return workdir
+
+
+def test_best_fixed_is_chosen_on_validation_and_differences_are_paired_by_seed(study, tmp_path):
+  rows = []
+  for seed, (fixed_test, fixed_val, ran_test) in enumerate([(0.60, 0.70, 0.65), (0.62, 0.71, 0.66),
+                                                            (0.58, 0.69, 0.64)]):
+    rows.append(study.row_of(_finished_run(tmp_path / f"dice_s{seed}", test_f1=fixed_test,
+                                           val_f1s=[0.5, fixed_val]), "dice", seed))
+    # bce has the better test F1 but the worse validation F1: it must not be the baseline.
+    rows.append(study.row_of(_finished_run(tmp_path / f"bce_s{seed}", test_f1=0.9, val_f1s=[0.4, 0.5]),
+                             "bce", seed))
+    rows.append(study.row_of(_finished_run(tmp_path / f"ran_s{seed}", test_f1=ran_test, val_f1s=[0.6]),
+                             "ran", seed))
+  assert study.best_fixed(rows) == "dice"
+  assert rows[0]["val_f1"] == 0.70 and rows[0]["code"] == "abc12345" and rows[0]["loop"] is None
+
+  diffs = [0.05, 0.04, 0.06]
+  half = scipy.stats.t.ppf(0.975, 2) * statistics.stdev(diffs) / np.sqrt(3)
+  expected = f"+0.050 [{0.05 - half:+.3f}, {0.05 + half:+.3f}] (n=3)"
+  assert study.paired([r for r in rows if r["method"] == "ran"],
+                      [r for r in rows if r["method"] == "dice"]) == expected
+  lines = study.table(rows, ["dice", "ran"], "dice", "test")
+  assert len(lines) == 4 and expected in lines[3] and "0.650, 0.660, 0.640" in lines[3]
+
+
+def test_the_closed_loop_statistics_of_an_adaptive_run(study, tmp_path):
+  prf = [0.9, 0.8, -0.1, 0.05, -0.02, 0.03, -0.01, 0.02, -0.03, 0.01, 0.02, -0.02]
+  balance = [{"step": 20 * (i + 1), "balance/prf": v, "balance/pos_weight": 1 + 2 * (i == 1),
+              "balance/neg_weight": 1.0, "balance/pos_rate": 0.5 + 0.1 * (i == 2),
+              "balance/precision": 0.6, "balance/recall": 0.62} for i, v in enumerate(prf)]
+  row = study.row_of(_finished_run(tmp_path / "ran_s0", test_f1=0.6, val_f1s=[0.6], balance=balance),
+                     "ran", 0)
+  loop = row["loop"]
+  assert (loop["peak"], loop["peak_step"], loop["end"]) == (3.0, 40, 1.0)
+  assert loop["q_max"] == pytest.approx(0.6) and loop["q_end"] == pytest.approx(0.5)
+  last = prf[-10:]
+  assert loop["prf"] == pytest.approx(statistics.mean(abs(v) for v in last))
+  assert loop["flips"] == 8 and loop["P"] == pytest.approx(0.6) and loop["R"] == pytest.approx(0.62)
+  lines = study.loop_table([row], ["ran"], "test")
+  assert "3.00 (40)" in lines[2] and "0.600 / 0.700" in lines[2]
