@@ -30,13 +30,10 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   cli.quiet_library_logs()
-  if bool(_MODEL.value) == bool(_WORKDIR.value):
-    raise errors.UserError(f"give exactly one of --model (shipped: {', '.join(pretrained.names())}) and "
-                           "--workdir (a training workdir or model folder).")
+  workdir = pretrained.model_or_workdir(_MODEL.value, _WORKDIR.value)
   if _MODEL.value and not _OUTPUT.value:
     raise errors.UserError(f"--model {_MODEL.value} needs --output DIR for the results (a shipped model's "
                            "folder is part of the installed package and is not written to).")
-  workdir = pretrained.folder(_MODEL.value) if _MODEL.value else _WORKDIR.value
   step = _CHECKPOINT_STEP.value
   try:
     report = evaluate_run.evaluate(workdir, _SPLIT.value, None if step < 0 else step,

@@ -24,11 +24,9 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   cli.quiet_library_logs()
-  if bool(_MODEL.value) == bool(_WORKDIR.value):
-    raise errors.UserError(f"give exactly one of --model (shipped: {', '.join(pretrained.names())}) and "
-                           "--workdir (a training workdir or model folder).")
+  workdir = pretrained.model_or_workdir(_MODEL.value, _WORKDIR.value)
   step = _CHECKPOINT_STEP.value
-  done = exporters.export(_MODEL.value or _WORKDIR.value, _FORMAT.value, _OUTPUT.value,
+  done = exporters.export(workdir, _FORMAT.value, _OUTPUT.value,
                           tile_size=_TILE_SIZE.value, checkpoint_step=None if step < 0 else step)
   logging.info("Wrote %s (%s, %.1f MB; input %s; checkpoint %d); it matches JAX within %.2g on %s check "
                "images.", done["output"], done["format"], done["bytes"] / 1e6, done["input"],

@@ -37,13 +37,10 @@ def main(argv):
       print(f"{name}\t{card.get('summary', '')}")
     return
   cli.quiet_library_logs()
-  if bool(_MODEL.value) == bool(_WORKDIR.value):
-    raise errors.UserError(f"give exactly one of --model (shipped: {', '.join(pretrained.names())}) and "
-                           "--workdir (a training workdir or model folder).")
+  workdir = pretrained.model_or_workdir(_MODEL.value, _WORKDIR.value)
   if not _INPUT.value or not _OUTPUT.value:
     raise errors.UserError("give --input (an image or a folder of images) and --output (a folder).")
   step = _CHECKPOINT_STEP.value
-  workdir = pretrained.folder(_MODEL.value) if _MODEL.value else _WORKDIR.value
   try:
     reports = predict_folder.run(
         workdir, _INPUT.value, _OUTPUT.value, threshold=_THRESHOLD.value,

@@ -30,6 +30,14 @@ def folder(name: str) -> str:
   return os.path.join(DIRECTORY, name)
 
 
+def model_or_workdir(model: str | None, workdir: str | None) -> str:
+  """The folder the entry points' `--model NAME` / `--workdir DIR` flags name (exactly one is given)."""
+  if bool(model) == bool(workdir):
+    raise errors.UserError(f"give exactly one of --model (shipped: {', '.join(names())}) and "
+                           "--workdir (a training workdir or model folder).")
+  return folder(model) if model else workdir
+
+
 def resolve(name_or_path: str) -> str:
   """The folder to restore for a shipped model's name, a training workdir or a model folder."""
   if name_or_path in names():
