@@ -7,8 +7,8 @@ No download: the procedural generator (distractors on: lane markings, shadows, o
 prepared once under ~/tensorflow_datasets. Training goes through the tile-store path of configs/hrrc.py:
 256x256 patches on a 256 px grid cropped from raw 256 px tiles. Validation and test run on the full
 images. Budget 1000 steps: `bce`'s validation F1 reached 0.897 at step 1000 of a 1500-step run and did
-not rise after it (docs/balance_study.md, "hrrc_synthetic", has the curve). About 15 min on the idle
-2-core CPU, plus ~2 min to prepare the data once.
+not rise after it (docs/balance_study.md, "hrrc_synthetic", has the curve). Not yet timed on an idle
+machine (0.34 steps/s at load average ~10 on the 2-core CPU; preparing the data drew ~14 s per image).
 
 Result of this command (`ran` at its defaults): not measured yet; the balance study's runs of this config
 are listed as not run in docs/balance_study.md.
