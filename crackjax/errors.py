@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 USER_ERROR_EXIT_CODE = 2
+STOPPED_EXIT_CODE = 128 + 15   # as if SIGTERM had ended the process (shells and schedulers read it so)
 
 # How a full disk reads where a library (tensorstore, under orbax) reports it as text, not as errno.
 _DISK_FULL_TEXT = ("no space left on device", "disk quota exceeded", "os_error_code='28'",
@@ -46,6 +47,11 @@ class SkippedInputsError(UserError):
   def __init__(self, message: str, result: Any = None):
     super().__init__(message)
     self.result = result
+
+
+class Stopped(Exception):
+  """Training stopped on request (SIGTERM, a preemption) after saving a checkpoint; not a failure of
+  the run: the same command resumes it. Entry points print the message and exit with status 143."""
 
 
 def disk_full(path: str, error: BaseException) -> DiskFullError:
@@ -89,13 +95,17 @@ def is_disk_full(error: BaseException) -> bool:
 
 
 def run_main(main: Callable[[list[str]], Any]) -> Callable[[list[str]], Any]:
-  """Wraps an absl `main(argv)`: a `UserError` (or a full disk) becomes one line on stderr and exit 2."""
+  """Wraps an absl `main(argv)`: a `UserError` (or a full disk) becomes one line on stderr and exit 2;
+  `Stopped` (a SIGTERM honoured at a step boundary) one line and exit 143."""
 
   def wrapped(argv):
     sys.excepthook = _without_closed_loop_noise(sys.excepthook)
     sys.unraisablehook = _unraisable_without_closed_loop_noise(sys.unraisablehook)
     try:
       return main(argv)
+    except Stopped as e:
+      print(f"crackjax: {e}", file=sys.stderr, flush=True)
+      sys.exit(STOPPED_EXIT_CODE)
     except UserError as e:
       if is_disk_full(e):
         _quiet_shutdown()

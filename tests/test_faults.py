@@ -1,5 +1,5 @@
 """Faults an operator meets (docs/reliability.md): a full disk, a diverged run, a killed trainer, two
-trainers on one workdir, data changed under a run. Each must end at once with one clear line, lose
+trainers on one workdir, data changed under a run, a preemption (SIGTERM). Each must end at once with one clear line, lose
 nothing that was finished, and leave nothing running."""
 
 import errno
@@ -23,6 +23,7 @@ from crackjax import json_file
 from crackjax.report import plots
 from crackjax.training import checkpoints
 from crackjax.training import metric_writer
+from crackjax.training import preemption
 from crackjax.training import step as step_lib
 from crackjax.training import train
 from crackjax.training import workdir as workdir_lib
@@ -299,6 +300,62 @@ def test_killing_the_trainer_ends_its_data_workers(repo, tmp_path, tfds_dir, sig
     except ProcessLookupError:
       pass
     proc.stderr.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the workers in /proc (Linux)")
+def test_sigterm_stops_at_the_next_step_with_a_checkpoint_and_the_rerun_resumes(repo, tmp_path, tfds_dir):
+  """A preemption (SIGTERM) mid-run: the trainer checkpoints the step it is at (no periodic checkpoint
+  is due), prints one line, exits 143 with its workers gone; the same command resumes from that step."""
+  wd = tmp_path / "run"
+  cmd = _trainer(repo, wd, tfds_dir, "--config.total_steps=100000", "--config.data.num_workers=2",
+                 "--config.checkpoint_every=0", "--config.eval_every=0", "--config.log_every=1")
+  proc = subprocess.Popen(cmd, env=_env(), cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True)
+  try:
+    metrics, deadline = wd / "metrics.jsonl", time.time() + 300
+    while time.time() < deadline and proc.poll() is None and (
+        not metrics.exists() or len(metrics.read_text().splitlines()) < 3):
+      time.sleep(0.2)
+    assert proc.poll() is None, proc.stderr.read()[-3000:]
+    everyone = _children(proc.pid)
+    os.kill(proc.pid, signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+  finally:
+    try:
+      os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+      pass
+  assert proc.returncode == errors.STOPPED_EXIT_CODE, stderr[-3000:]
+  line = _user_error_line(stderr)
+  stopped_at = int(line.split("stopped on SIGTERM after step ")[1].split()[0])
+  assert f"its checkpoint is saved in {wd / 'checkpoints'}: run the same command to resume" in line
+  assert checkpoints.Checkpointer(str(wd / "checkpoints"), read_only=True).latest_step() == stopped_at
+  assert json.loads(metrics.read_text().splitlines()[-1])["step"] == stopped_at
+  deadline = time.time() + 10
+  while time.time() < deadline and any(_alive(p) for p in everyone):
+    time.sleep(0.1)
+  assert not [p for p in everyone if _alive(p)], [_cmdline(p) for p in everyone if _alive(p)]
+
+  cmd[cmd.index("--config.total_steps=100000")] = f"--config.total_steps={stopped_at + 2}"
+  rerun = subprocess.run(cmd, env=_env(), cwd=repo, capture_output=True, text=True, timeout=600)
+  assert rerun.returncode == 0, rerun.stderr[-3000:]
+  assert f"Resuming from the checkpoint at step {stopped_at} " in rerun.stderr
+  steps = [json.loads(l)["step"] for l in metrics.read_text().splitlines()]
+  assert steps == sorted(steps) and sorted(set(steps)) == list(range(1, stopped_at + 3))  # none lost
+
+
+def test_stop_request_turns_the_first_sigterm_into_a_flag_and_leaves_the_second_to_kill():
+  previous = signal.getsignal(signal.SIGTERM)
+  with preemption.StopRequest(checkpoint_manager=None) as stop:
+    assert not stop.requested(1)
+    os.kill(os.getpid(), signal.SIGTERM)
+    deadline = time.time() + 5
+    while time.time() < deadline and not stop.requested(2):
+      time.sleep(0.01)                    # the handler runs in the main thread between bytecodes
+    assert stop.requested(2)
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+  assert signal.getsignal(signal.SIGTERM) == previous
 
 
 def _cmdline(pid: int) -> str:

@@ -15,7 +15,8 @@ its loss and gradients are finite; the host reads these flags where it syncs any
 validations and before every checkpoint save), so a non-finite state is never saved and the run stops
 naming the first bad step. A full disk fails the write that meets it, naming the path; a failed
 background checkpoint save is noticed at the next step. On every exit path the in-flight save is
-finished (or its error logged) and the data workers are closed.
+finished (or its error logged) and the data workers are closed. SIGTERM (a preemption, a scheduler's
+stop) ends the loop at the next step boundary with a checkpoint of that step (training/preemption.py).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from crackjax.training import checkpoints
 from crackjax.training import hparams
 from crackjax.training import metric_writer
 from crackjax.training import parallel
+from crackjax.training import preemption
 from crackjax.training import progress_log
 from crackjax.training import state as state_lib
 from crackjax.training import step as step_lib
@@ -187,14 +189,20 @@ def _train_and_evaluate(config, workdir: str) -> dict:
                                        pad_multiple=config.eval.pad_multiple, sharding=data_sharding,
                                        threshold=config.eval.threshold)
 
-    state = _train_loop(config, state, start, train_iter, train_step, ckpt, writer, evaluate,
-                        val_source, data_sharding, balance_update)
+    with preemption.StopRequest(ckpt.manager) as stop:
+      state, stopped_after = _train_loop(config, state, start, train_iter, train_step, ckpt, writer,
+                                         evaluate, val_source, data_sharding, stop, balance_update)
   except BaseException:
     if ckpt is not None:
       ckpt.finish_quietly()          # a save in flight completes (or its error is logged)
     raise
   finally:
     input_pipeline.close_stream(train_iter)   # frees the workers' shared memory now, not at exit
+  if stopped_after is not None:      # raised here, once the loop's frame (holding a batch) is gone
+    writer.close()
+    ckpt.close()
+    raise errors.Stopped(f"stopped on SIGTERM after step {stopped_after} of {config.total_steps}; its "
+                         f"checkpoint is saved in {ckpt.directory}: run the same command to resume")
 
   # Final: the best checkpoint by val/f1 (the latest if there is no val split) on the test split
   # (on the val split with eval.final_split="val", so that tuning never touches the test split).
@@ -255,8 +263,11 @@ def _check_same_data(workdir: str, data_id: dict, resuming: bool) -> None:
 
 
 def _train_loop(config, state, start, train_iter, train_step, ckpt, writer, evaluate, val_source,
-                data_sharding, balance_update=None):
-  """Steps `start + 1 .. total_steps`: log, validate and checkpoint when due. Returns the last state.
+                data_sharding, stop, balance_update=None):
+  """Steps `start + 1 .. total_steps`: log, validate and checkpoint when due.
+
+  Returns the last state and None, or, when `stop` (preemption.StopRequest) was requested, the state
+  and the step it stopped after, once that step's checkpoint is saved.
 
   The host reads the per-step finiteness flags only where it waits for the device anyway: at log
   steps (it fetches the metrics), validations, and before every save (orbax copies the state to host).
@@ -312,9 +323,17 @@ def _train_loop(config, state, start, train_iter, train_step, ckpt, writer, eval
       check_finite()
       raise NonFiniteError(f"non-finite metrics {bad_metrics} at step {step} (see {writer.path}); the "
                            f"last checkpoint is step {ckpt.latest_step()} in {ckpt.directory}.")
-    if val is not None or _is_due(step, config.checkpoint_every, config.total_steps):
+    saved = val is not None or _is_due(step, config.checkpoint_every, config.total_steps)
+    if saved:
       check_finite()
       ckpt.save(step, state, train_iter, metrics={"val/f1": val["f1"]} if val else None)
+    if step < config.total_steps and stop.requested(step):
+      if not saved:
+        check_finite()
+        ckpt.save(step, state, train_iter)
+      ckpt.wait()
+      progress.close()
+      return state, step
   progress.close()
   ckpt.wait()
-  return state
+  return state, None
