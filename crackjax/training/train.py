@@ -323,14 +323,11 @@ def _train_loop(config, state, start, train_iter, train_step, ckpt, writer, eval
       check_finite()
       raise NonFiniteError(f"non-finite metrics {bad_metrics} at step {step} (see {writer.path}); the "
                            f"last checkpoint is step {ckpt.latest_step()} in {ckpt.directory}.")
-    saved = val is not None or _is_due(step, config.checkpoint_every, config.total_steps)
-    if saved:
+    stopping = step < config.total_steps and stop.requested(step)
+    if val is not None or stopping or _is_due(step, config.checkpoint_every, config.total_steps):
       check_finite()
       ckpt.save(step, state, train_iter, metrics={"val/f1": val["f1"]} if val else None)
-    if step < config.total_steps and stop.requested(step):
-      if not saved:
-        check_finite()
-        ckpt.save(step, state, train_iter)
+    if stopping:
       ckpt.wait()
       progress.close()
       return state, step
