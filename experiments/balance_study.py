@@ -21,6 +21,7 @@ at a run's start). `--curves FILE` plots val F1 against the step for the listed 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -206,6 +207,79 @@ def table(rows: list[dict], names: list[str], baseline: str, split: str) -> list
   return lines
 
 
+def per_image_of(workdir: str, split: str) -> list[dict]:
+  """Per-image pixel counts at threshold 0.5 of a finished run's selected checkpoint on `split`: the
+  `<split>_per_image.csv` of `python -m crackjax.evaluate` in the run's eval/ (made once, then reused)."""
+  path = os.path.join(workdir, "eval", f"{split}_per_image.csv")
+  if not os.path.exists(path):
+    cmd = [sys.executable, "-m", "crackjax.evaluate", "--workdir", workdir, "--split", split, "--noprogress_bar"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if proc.returncode:
+      raise SystemExit(f"{shlex.join(cmd)} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+  images = []
+  with open(path) as f:
+    for r in csv.DictReader(f):
+      gt, predicted = int(r["n_gt_px"]), int(r["n_pred_px"])
+      tp = round(float(r["recall"]) * gt) if gt else 0
+      images.append({"stem": r["stem"], "tp": tp, "fp": predicted - tp, "fn": gt - tp, "f1": float(r["f1"])})
+  return images
+
+
+def image_table(rows: list[dict], names: list[str], baseline: str, split: str, left_out: list[str]) -> list[str]:
+  """Scores pooled over the split's images less `left_out`, per method, and each left-out image per seed."""
+  kept_rows = []
+  for r in rows:
+    unknown = set(left_out) - {im["stem"] for im in r["images"]}
+    if unknown:
+      raise SystemExit(f"--leave_out names {sorted(unknown)}, not images of the {split} split of "
+                       f"{r['method']} seed {r['seed']} (its stems: {[im['stem'] for im in r['images']]})")
+    kept = [im for im in r["images"] if im["stem"] not in left_out]
+    tp, fp, fn = (sum(im[k] for im in kept) for k in ("tp", "fp", "fn"))
+    p, rec = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    kept_rows.append({"method": r["method"], "seed": r["seed"], "P": p, "R": rec, "gap": abs(p - rec),
+                      "F1": 2 * tp / max(2 * tp + fp + fn, 1),
+                      "out": [im for stem in left_out for im in r["images"] if im["stem"] == stem]})
+  lines = [f"Pooled over the {split} images less {', '.join(left_out)} (per-image counts of each run's selected "
+           f"checkpoint at threshold 0.5; the left-out images' F1 and false-positive pixels per seed at the right):",
+           "", f"| method | precision | recall | F1 @0.5 | \\|P − R\\| | F1 − `{baseline}` (95% CI) | per-seed F1 | "
+           f"left out: F1 (false-positive px) per seed |", "|---|---|---|---|---|---|---|---|"]
+  base_rows = [r for r in kept_rows if r["method"] == baseline]
+  for name in names:
+    r = [x for x in kept_rows if x["method"] == name]
+    if not r:
+      continue
+    out = "; ".join(", ".join(f"{im['f1']:.3f} ({im['fp']:,})" for im in x["out"]) for x in r)
+    lines.append(f"| `{name}` | {fmt([x['P'] for x in r])} | {fmt([x['R'] for x in r])} | {fmt([x['F1'] for x in r])} | "
+                 f"{fmt([x['gap'] for x in r])} | {'—' if name == baseline else paired(r, base_rows)} | "
+                 f"{', '.join(f'{x['F1']:.3f}' for x in r)} | {out} |")
+  return lines
+
+
+def synthetic_composition(config_path: str) -> list[str]:
+  """Per image of a synthetic study's dataset: its crack share and the share of each distractor kind,
+  redrawn from the generator (the images the study trains and scores on, same seed and spec)."""
+  import importlib.util  # noqa: PLC0415
+  from crackjax.data import builders, synthetic  # noqa: PLC0415
+  spec_loader = importlib.util.spec_from_file_location("study_config", os.path.join(REPO, config_path))
+  module = importlib.util.module_from_spec(spec_loader)
+  spec_loader.loader.exec_module(module)
+  data = module.get_config().data
+  if data.name != "synthetic":
+    raise SystemExit(f"--composition needs a synthetic study; {config_path} reads data.name={data.name!r}")
+  s = data.synthetic
+  spec = synthetic.SyntheticSpec(height=s.height, width=s.width, distractors=s.distractors,
+                                 crack_fraction=tuple(s.crack_fraction))
+  lines = ["| split | image | crack px | " + " | ".join(f"{k} px" for k in synthetic.DISTRACTOR_KINDS) + " |",
+           "|---|---|---|" + "---|" * len(synthetic.DISTRACTOR_KINDS)]
+  for split, count in (("train", s.num_train), ("val", s.num_val), ("test", s.num_test)):
+    for i in range(count):
+      index = builders.SYNTHETIC_SPLIT_OFFSETS[split] + i
+      layers = synthetic.generate_layers(s.seed, index, spec)
+      lines.append(f"| {split} | synthetic_{index:07d} | {int(layers['mask'].sum()):,} | "
+                   + " | ".join(f"{int(layers[k].sum()):,}" for k in synthetic.DISTRACTOR_KINDS) + " |")
+  return lines
+
+
 def best_fixed(rows: list[dict]) -> str | None:
   """The fixed method with the highest mean validation F1 (the selection's, never the test split's)."""
   scores = {m: statistics.mean(r["val_f1"] for r in rows if r["method"] == m)
@@ -249,6 +323,11 @@ def main() -> None:
   p.add_argument("--report_only", action="store_true",
                  help="tabulate the finished runs only; list the missing ones instead of running them")
   p.add_argument("--curves", default="", help="PNG file: val F1 against the step of the listed runs")
+  p.add_argument("--leave_out", default="",
+                 help="comma-separated image stems: also tabulate the split pooled without them, and their "
+                      "own F1, from per-image counts (crackjax.evaluate is run once per run when missing)")
+  p.add_argument("--composition", action="store_true",
+                 help="synthetic studies: list each image's crack and distractor pixels (redrawn, ~15 s an image)")
   p.add_argument("--override", action="append", default=[],
                  help="extra --config.key=value for every run (repeatable; part of the run's identity only "
                       "through config.json, so use a separate --workroot)")
@@ -272,6 +351,8 @@ def main() -> None:
         missing.append(f"{name} seed {seed}")
       else:
         rows.append(row_of(workdir, name, seed))
+        if args.leave_out:
+          rows[-1]["images"] = per_image_of(workdir, args.split)
   wall = time.time() - t0
 
   baseline = best_fixed(rows) if args.baseline == "auto" else args.baseline
@@ -292,6 +373,8 @@ def main() -> None:
       + (" (the fixed method with the best mean val F1)." if args.baseline == "auto" else "."), "",
       *table(rows, names, baseline, args.split), "",
       *loop_table(rows, names, args.split), "",
+      *(image_table(rows, names, baseline, args.split, args.leave_out.split(",")) + [""] if args.leave_out else []),
+      *(synthetic_composition(config) + [""] if args.composition else []),
       *([f"Not yet run (the same command runs them; finished runs are reused): {', '.join(missing)}.", ""]
         if missing else [])])
   print(report)

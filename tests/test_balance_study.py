@@ -70,3 +70,58 @@ def test_the_closed_loop_statistics_of_an_adaptive_run(study, tmp_path):
   assert loop["flips"] == 8 and loop["P"] == pytest.approx(0.6) and loop["R"] == pytest.approx(0.62)
   lines = study.loop_table([row], ["ran"], "test")
   assert "3.00 (40)" in lines[2] and "0.600 / 0.700" in lines[2]
+
+
+def _per_image_csv(workdir, images):
+  """crackjax.evaluate's per-image CSV for (stem, gt px, tp, fp) rows."""
+  lines = ["stem,threshold,n_gt_px,n_pred_px,precision,recall,f1"]
+  for stem, gt, tp, fp in images:
+    f1 = 2 * tp / (2 * tp + fp + gt - tp)
+    lines.append(f"{stem},0.5,{gt},{tp + fp},{tp / (tp + fp)},{tp / gt},{f1}")
+  (workdir / "eval" / "test_per_image.csv").write_text("\n".join(lines) + "\n")
+
+
+def test_scores_pooled_without_named_images_are_paired_by_seed(study, tmp_path):
+  rows = []
+  for seed, (ran_fp, dice_fp) in enumerate([(10, 30), (20, 30), (0, 40)]):
+    for method, fp in (("ran", ran_fp), ("dice", dice_fp)):
+      workdir = _finished_run(tmp_path / f"{method}_s{seed}", test_f1=0.5, val_f1s=[0.6])
+      # img_b holds a distractor: thousands of false positives that the pooled scores must not see.
+      _per_image_csv(workdir, [("img_a", 100, 90, fp), ("img_b", 50, 40, 5000 + seed), ("img_c", 200, 150, 0)])
+      row = study.row_of(workdir, method, seed)
+      row["images"] = study.per_image_of(str(workdir), "test")
+      rows.append(row)
+  assert rows[0]["images"][1] == {"stem": "img_b", "tp": 40, "fp": 5000, "fn": 10, "f1": pytest.approx(80 / 5090)}
+  lines = study.image_table(rows, ["dice", "ran"], "dice", "test", ["img_b"])
+  f1 = lambda fp: 2 * 240 / (2 * 240 + fp + 60)
+  diffs = [f1(10) - f1(30), f1(20) - f1(30), f1(0) - f1(40)]
+  half = scipy.stats.t.ppf(0.975, 2) * statistics.stdev(diffs) / np.sqrt(3)
+  mean = statistics.mean(diffs)
+  ran_line = next(l for l in lines if l.startswith("| `ran`"))
+  assert f"{mean:+.3f} [{mean - half:+.3f}, {mean + half:+.3f}] (n=3)" in ran_line
+  assert f"{f1(10):.3f}, {f1(20):.3f}, {f1(0):.3f}" in ran_line
+  assert "0.016 (5,000); 0.016 (5,001); 0.016 (5,002)" in ran_line
+  with pytest.raises(SystemExit, match="img_x"):
+    study.image_table(rows, ["ran"], "dice", "test", ["img_x"])
+
+
+def test_the_composition_of_a_synthetic_study_is_redrawn_from_the_generator(study, tmp_path):
+  from crackjax.data import synthetic
+  config = tmp_path / "tiny.py"
+  config.write_text(
+      "from crackjax import config_base\n"
+      "def get_config():\n"
+      "  c = config_base.base()\n"
+      "  s = c.data.synthetic\n"
+      "  s.height, s.width, s.num_train, s.num_val, s.num_test = 64, 96, 2, 1, 1\n"
+      "  return c\n")
+  lines = study.synthetic_composition(str(config))
+  assert len(lines) == 2 + 4 and lines[2].startswith("| train | synthetic_0000000 |")
+  assert lines[4].startswith("| val | synthetic_1000000 |") and lines[5].startswith("| test | synthetic_2000000 |")
+  layers = synthetic.generate_layers(0, 2_000_000, synthetic.SyntheticSpec(height=64, width=96))
+  assert lines[5].split(" | ")[2:] == [f"{int(layers['mask'].sum()):,}",
+                                       *(f"{int(layers[k].sum()):,}" for k in synthetic.DISTRACTOR_KINDS[:-1]),
+                                       f"{int(layers['joint'].sum()):,} |"]
+  config.write_text(config.read_text().replace("return c", "c.data.name = 'cfd'\n  return c"))
+  with pytest.raises(SystemExit, match="synthetic study"):
+    study.synthetic_composition(str(config))

@@ -44,6 +44,11 @@ def crack_features() -> tfds.features.FeaturesDict:
   })
 
 
+#: Index of each split's first image in the generator's draw: image i of split s is
+#: `synthetic.generate(seed, SYNTHETIC_SPLIT_OFFSETS[s] + i)`, stem `synthetic_<index:07d>`.
+SYNTHETIC_SPLIT_OFFSETS = {"train": 0, "val": 1_000_000, "test": 2_000_000}
+
+
 class SyntheticCracksConfig(tfds.core.BuilderConfig):
   """One draw of the procedural generator: image size, split sizes and the data seed."""
 
@@ -80,8 +85,8 @@ class SyntheticCracks(tfds.core.GeneratorBasedBuilder):
   def _split_generators(self, dl_manager):
     del dl_manager
     sizes = self.builder_config.split_sizes
-    offsets = {"train": 0, "val": 1_000_000, "test": 2_000_000}
-    return {s: self._generate_examples(offsets[s], sizes[s]) for s in pair_check.SPLITS if sizes[s] > 0}
+    return {s: self._generate_examples(SYNTHETIC_SPLIT_OFFSETS[s], sizes[s])
+            for s in pair_check.SPLITS if sizes[s] > 0}
 
   def _generate_examples(self, offset: int, count: int):
     cfg = self.builder_config
