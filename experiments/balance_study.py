@@ -15,7 +15,9 @@ gives, per method, mean ± standard deviation over seeds of precision, recall an
 F1 and its threshold (best threshold over the split, pooled), |P - R|, the selection's val F1, and the
 paired difference of F1 at 0.5 against `--baseline` with a 95% confidence interval (t distribution over
 the seeds both ran). Each row names the code version its runs were made with (`code_version.txt`, written
-at a run's start). `--curves FILE` plots val F1 against the step for the listed runs.
+at a run's start). `--curves FILE` plots val F1 against the step for the listed runs. `--leave_out STEMS`
+also tabulates the split pooled without the named images (from per-image counts); `--composition` lists each
+image's crack and distractor pixels of a synthetic study.
 """
 
 from __future__ import annotations
