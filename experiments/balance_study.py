@@ -258,25 +258,23 @@ def image_table(rows: list[dict], names: list[str], baseline: str, split: str, l
 
 
 def synthetic_composition(config_path: str) -> list[str]:
-  """Per image of a synthetic study's dataset: its crack share and the share of each distractor kind,
+  """Per image of a synthetic study's dataset: its crack pixels and the pixels of each distractor kind,
   redrawn from the generator (the images the study trains and scores on, same seed and spec)."""
   import importlib.util  # noqa: PLC0415
-  from crackjax.data import builders, synthetic  # noqa: PLC0415
+  from crackjax.data import builders, sources, synthetic  # noqa: PLC0415
   spec_loader = importlib.util.spec_from_file_location("study_config", os.path.join(REPO, config_path))
   module = importlib.util.module_from_spec(spec_loader)
   spec_loader.loader.exec_module(module)
   data = module.get_config().data
   if data.name != "synthetic":
     raise SystemExit(f"--composition needs a synthetic study; {config_path} reads data.name={data.name!r}")
-  s = data.synthetic
-  spec = synthetic.SyntheticSpec(height=s.height, width=s.width, distractors=s.distractors,
-                                 crack_fraction=tuple(s.crack_fraction))
+  draw = sources.synthetic_builder_config(data)
   lines = ["| split | image | crack px | " + " | ".join(f"{k} px" for k in synthetic.DISTRACTOR_KINDS) + " |",
            "|---|---|---|" + "---|" * len(synthetic.DISTRACTOR_KINDS)]
-  for split, count in (("train", s.num_train), ("val", s.num_val), ("test", s.num_test)):
+  for split, count in draw.split_sizes.items():
     for i in range(count):
       index = builders.SYNTHETIC_SPLIT_OFFSETS[split] + i
-      layers = synthetic.generate_layers(s.seed, index, spec)
+      layers = synthetic.generate_layers(draw.seed, index, draw.spec)
       lines.append(f"| {split} | synthetic_{index:07d} | {int(layers['mask'].sum()):,} | "
                    + " | ".join(f"{int(layers[k].sum()):,}" for k in synthetic.DISTRACTOR_KINDS) + " |")
   return lines

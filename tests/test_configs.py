@@ -47,7 +47,7 @@ def test_hrrc_synthetic_is_survey_scale_extreme_imbalance_through_the_tile_store
   assert (s.width, s.height) >= (4000, 3000) and s.distractors
   assert 0.001 <= s.crack_fraction[0] <= s.crack_fraction[1] <= 0.002
   assert config.data.crop_tile_size == config.data.patch_size == 256
-  spec = sources._synthetic_config(config.data).spec        # the spec the builder will draw with
+  spec = sources.synthetic_builder_config(config.data).spec        # the spec the builder will draw with
   assert (spec.height, spec.width) == (s.height, s.width) and spec.crack_fraction == tuple(s.crack_fraction)
 
 
@@ -55,7 +55,7 @@ def test_hrrc_synthetic_is_survey_scale_extreme_imbalance_through_the_tile_store
 def test_hrrc_synthetic_images_hold_the_configured_crack_share_at_full_size():
   """One 4000x3000 training image as the builder draws it: 0.1-0.2% crack pixels (HRRC: ~0.14%)."""
   config = _config("hrrc_synthetic")
-  spec = sources._synthetic_config(config.data).spec
+  spec = sources.synthetic_builder_config(config.data).spec
   image, mask = synthetic.generate(config.data.synthetic.seed, 0, spec)
   assert image.shape == (3000, 4000, 3) and image.dtype == np.uint8
   share = float(mask.mean())

@@ -26,7 +26,8 @@ from crackjax.data import tile_store
 DATASETS = registry.Registry("config.data.name")
 
 
-def _synthetic_config(data_config) -> builders.SyntheticCracksConfig:
+def synthetic_builder_config(data_config) -> builders.SyntheticCracksConfig:
+  """The generator draw (`spec`, `seed`, `split_sizes`) that `config.data.synthetic` names."""
   s = data_config.synthetic
   return builders.SyntheticCracksConfig(
       height=s.height, width=s.width, num_train=s.num_train, num_val=s.num_val, num_test=s.num_test,
@@ -35,7 +36,7 @@ def _synthetic_config(data_config) -> builders.SyntheticCracksConfig:
 
 @DATASETS.register("synthetic")
 def _synthetic(data_config, data_dir: str) -> tfds.core.DatasetBuilder:
-  return builders.SyntheticCracks(config=_synthetic_config(data_config), data_dir=data_dir,
+  return builders.SyntheticCracks(config=synthetic_builder_config(data_config), data_dir=data_dir,
                                   file_format="array_record")
 
 
@@ -71,7 +72,7 @@ def check_config(data_config) -> None:
   if data_config.name in builders.MANUAL_BUILDERS:
     _manual_dir(data_config)
   if data_config.name == "synthetic":
-    _synthetic_config(data_config)              # the generator's spec checks its values
+    synthetic_builder_config(data_config)              # the generator's spec checks its values
   if data_config.get("crop_tile_size", 0):
     tile_store.check_options(data_config.crop_tile_size, data_config.get("crop_tile_codec", "png"))
   mask_encoding.check_ambiguous_option(data_config.get("ambiguous_masks", "error"))
