@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import select
+import signal
 import threading
 import gc
 import time
@@ -131,7 +132,8 @@ class PoolSampler:
 def train_dataset(sampler: PoolSampler, num_steps: int, num_workers: int) -> grain.IterDataset:
   """The stream of per-step pools, prefetched by `num_workers` processes (0: in this process).
 
-  The worker processes end as soon as this process ends, however it ends (`end_with_parent`).
+  The worker processes end as soon as this process ends, however it ends (`end_with_parent`), and
+  leave SIGTERM and SIGINT to it (`leave_stop_signals_to_parent`).
   """
   ds = grain.MapDataset.range(num_steps).map(sampler).to_iter_dataset(
       grain.ReadOptions(num_threads=0, prefetch_buffer_size=0))
@@ -173,8 +175,26 @@ def end_with_parent(parent_pid: int, worker_index: int = 0, worker_count: int = 
   threading.Thread(target=wait_and_exit, name="end_with_parent", daemon=True).start()
 
 
+def leave_stop_signals_to_parent(worker_index: int = 0, worker_count: int = 1) -> None:
+  """Grain worker init: this worker ignores SIGTERM and SIGINT; the trainer alone decides when to stop.
+
+  Schedulers often signal the whole process group, not only the trainer: SLURM's `scancel` and time
+  limits, `kill -TERM -PGID`, Ctrl-C in a terminal (SIGINT). A worker that died of such a signal
+  mid-write leaves a partial message in Grain's queue, and the trainer, which had already honoured the
+  SIGTERM and saved its checkpoint, then hung for good in Grain's close (`Queue.get_nowait` blocking on
+  the half-written message) until the scheduler's SIGKILL, leaking the queue's shared memory. The
+  trainer stops its workers itself: Grain's close sets their stop event, joins them and SIGKILLs what
+  is left; and a worker whose trainer is gone exits by `end_with_parent`. SIGKILL still ends a worker.
+  """
+  del worker_index, worker_count
+  signal.signal(signal.SIGTERM, signal.SIG_IGN)
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _worker_init(parent_pid: int, worker_index: int, worker_count: int) -> None:
-  """Grain worker init: end with the trainer (`end_with_parent`) and filter the known library noise."""
+  """Grain worker init: leave SIGTERM/SIGINT to the trainer (`leave_stop_signals_to_parent`), end with
+  the trainer (`end_with_parent`) and filter the known library noise."""
+  leave_stop_signals_to_parent(worker_index, worker_count)
   end_with_parent(parent_pid, worker_index, worker_count)
   library_noise.worker_init(worker_index, worker_count)
 
