@@ -20,6 +20,7 @@ from typing import Any
 
 USER_ERROR_EXIT_CODE = 2
 STOPPED_EXIT_CODE = 128 + 15   # as if SIGTERM had ended the process (shells and schedulers read it so)
+INTERRUPTED_EXIT_CODE = 128 + 2   # as if SIGINT (Ctrl-C) had ended it
 
 # How a full disk reads where a library (tensorstore, under orbax) reports it as text, not as errno.
 _DISK_FULL_TEXT = ("no space left on device", "disk quota exceeded", "os_error_code='28'",
@@ -50,8 +51,13 @@ class SkippedInputsError(UserError):
 
 
 class Stopped(Exception):
-  """Training stopped on request (SIGTERM, a preemption) after saving a checkpoint; not a failure of
-  the run: the same command resumes it. Entry points print the message and exit with status 143."""
+  """Training stopped on request (SIGTERM, a preemption, or Ctrl-C) after saving a checkpoint; not a
+  failure of the run: the same command resumes it. Entry points print the message and exit with
+  `exit_code`: 143 after SIGTERM, 130 after Ctrl-C, as if the signal had ended the process."""
+
+  def __init__(self, message: str, exit_code: int = STOPPED_EXIT_CODE):
+    super().__init__(message)
+    self.exit_code = exit_code
 
 
 def disk_full(path: str, error: BaseException) -> DiskFullError:
@@ -96,7 +102,8 @@ def is_disk_full(error: BaseException) -> bool:
 
 def run_main(main: Callable[[list[str]], Any]) -> Callable[[list[str]], Any]:
   """Wraps an absl `main(argv)`: a `UserError` (or a full disk) becomes one line on stderr and exit 2;
-  `Stopped` (a SIGTERM honoured at a step boundary) one line and exit 143."""
+  `Stopped` (a SIGTERM or Ctrl-C honoured at a step boundary) one line and exit 143 or 130; a Ctrl-C
+  anywhere else (`KeyboardInterrupt`: a second Ctrl-C, data preparation, evaluation) one line and 130."""
 
   def wrapped(argv):
     sys.excepthook = _without_closed_loop_noise(sys.excepthook)
@@ -105,7 +112,11 @@ def run_main(main: Callable[[list[str]], Any]) -> Callable[[list[str]], Any]:
       return main(argv)
     except Stopped as e:
       print(f"crackjax: {e}", file=sys.stderr, flush=True)
-      sys.exit(STOPPED_EXIT_CODE)
+      sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+      print("crackjax: interrupted (Ctrl-C); a training run resumes from its last checkpoint with the "
+            "same command", file=sys.stderr, flush=True)
+      sys.exit(INTERRUPTED_EXIT_CODE)
     except UserError as e:
       if is_disk_full(e):
         _quiet_shutdown()

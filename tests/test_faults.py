@@ -304,13 +304,16 @@ def test_killing_the_trainer_ends_its_data_workers(repo, tmp_path, tfds_dir, sig
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the workers in /proc (Linux)")
-@pytest.mark.parametrize("whom", ["trainer", "process group"])
-def test_sigterm_stops_at_the_next_step_with_a_checkpoint_and_the_rerun_resumes(repo, tmp_path, tfds_dir, whom):
-  """A preemption (SIGTERM) mid-run: the trainer checkpoints the step it is at (no periodic checkpoint
-  is due), prints one line, exits 143 with its workers gone and their shared memory freed; the same
-  command resumes from that step. Sent to the trainer alone (Kubernetes, a TPU VM's preemption notice)
-  or to its whole process group (SLURM's scancel, `kill -TERM -PGID`): the data workers leave the signal
-  to the trainer; when they died of it, the trainer hung in Grain's close until a SIGKILL."""
+@pytest.mark.parametrize("sig,whom", [("SIGTERM", "trainer"), ("SIGTERM", "process group"),
+                                      ("SIGINT", "process group")])
+def test_a_stop_signal_stops_at_the_next_step_with_a_checkpoint_and_the_rerun_resumes(
+    repo, tmp_path, tfds_dir, sig, whom):
+  """A preemption (SIGTERM) or a Ctrl-C (SIGINT) mid-run: the trainer checkpoints the step it is at (no
+  periodic checkpoint is due), prints one line, exits 143 (130 after Ctrl-C) with its workers gone and
+  their shared memory freed; the same command resumes from that step. Sent to the trainer alone
+  (Kubernetes, a TPU VM's preemption notice) or to its whole process group (SLURM's scancel,
+  `kill -TERM -PGID`, Ctrl-C in a terminal): the data workers leave the signal to the trainer; when they
+  died of it, the trainer hung in Grain's close until a SIGKILL."""
   wd = tmp_path / "run"
   cmd = _trainer(repo, wd, tfds_dir, "--config.total_steps=100000", "--config.data.num_workers=2",
                  "--config.checkpoint_every=0", "--config.eval_every=0", "--config.log_every=1")
@@ -323,15 +326,17 @@ def test_sigterm_stops_at_the_next_step_with_a_checkpoint_and_the_rerun_resumes(
       time.sleep(0.2)
     assert proc.poll() is None, proc.stderr.read()[-3000:]
     everyone = _children(proc.pid)
-    (os.killpg if whom == "process group" else os.kill)(proc.pid, signal.SIGTERM)
+    (os.killpg if whom == "process group" else os.kill)(proc.pid, getattr(signal, sig))
     _, stderr = proc.communicate(timeout=60)
   finally:
     if proc.poll() is None:    # only then: a group kill would also end the resource tracker's cleanup
       os.killpg(proc.pid, signal.SIGKILL)
-  assert proc.returncode == errors.STOPPED_EXIT_CODE, stderr[-3000:]
+  expected = {"SIGTERM": (errors.STOPPED_EXIT_CODE, "SIGTERM"),
+              "SIGINT": (errors.INTERRUPTED_EXIT_CODE, "Ctrl-C (SIGINT)")}[sig]
+  assert proc.returncode == expected[0], stderr[-3000:]
   line = _user_error_line(stderr)
   assert "leaked shared_memory" not in stderr, stderr[-3000:]
-  stopped_at = int(line.split("stopped on SIGTERM after step ")[1].split()[0])
+  stopped_at = int(line.split(f"stopped on {expected[1]} after step ")[1].split()[0])
   assert f"its checkpoint is saved in {wd / 'checkpoints'}: run the same command to resume" in line
   assert checkpoints.Checkpointer(str(wd / "checkpoints"), read_only=True).latest_step() == stopped_at
   assert json.loads(metrics.read_text().splitlines()[-1])["step"] == stopped_at
@@ -339,6 +344,8 @@ def test_sigterm_stops_at_the_next_step_with_a_checkpoint_and_the_rerun_resumes(
   while time.time() < deadline and any(_alive(p) for p in everyone):
     time.sleep(0.1)
   assert not [p for p in everyone if _alive(p)], [_cmdline(p) for p in everyone if _alive(p)]
+  if whom != "trainer":
+    return                     # resuming does not depend on what stopped the run: checked once
 
   cmd[cmd.index("--config.total_steps=100000")] = f"--config.total_steps={stopped_at + 2}"
   rerun = subprocess.run(cmd, env=_env(), cwd=repo, capture_output=True, text=True, timeout=600)
@@ -348,17 +355,31 @@ def test_sigterm_stops_at_the_next_step_with_a_checkpoint_and_the_rerun_resumes(
   assert steps == sorted(steps) and sorted(set(steps)) == list(range(1, stopped_at + 3))  # none lost
 
 
-def test_stop_request_turns_the_first_sigterm_into_a_flag_and_leaves_the_second_to_kill():
-  previous = signal.getsignal(signal.SIGTERM)
+@pytest.mark.parametrize("sig,second_action", [(signal.SIGTERM, signal.SIG_DFL),
+                                               (signal.SIGINT, signal.default_int_handler)])
+def test_stop_request_turns_the_first_signal_into_a_flag_and_leaves_the_second_to_end_the_process(
+    sig, second_action):
+  previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
   with preemption.StopRequest(checkpoint_manager=None) as stop:
     assert not stop.requested(1)
-    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), sig)
     deadline = time.time() + 5
     while time.time() < deadline and not stop.requested(2):
       time.sleep(0.01)                    # the handler runs in the main thread between bytecodes
     assert stop.requested(2)
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-  assert signal.getsignal(signal.SIGTERM) == previous
+    assert signal.getsignal(sig) == second_action
+    assert stop.exit_code() == 128 + sig and stop.describe() in ("SIGTERM", "Ctrl-C (SIGINT)")
+  assert {s: signal.getsignal(s) for s in previous} == previous
+
+
+def test_a_ctrl_c_outside_the_training_loop_ends_with_one_line_and_status_130(capsys):
+  def main(argv):
+    raise KeyboardInterrupt
+  with pytest.raises(SystemExit) as exit_info:
+    errors.run_main(main)([])
+  assert exit_info.value.code == errors.INTERRUPTED_EXIT_CODE
+  err = capsys.readouterr().err
+  assert err.startswith("crackjax: interrupted (Ctrl-C)") and "Traceback" not in err
 
 
 def _cmdline(pid: int) -> str:

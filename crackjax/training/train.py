@@ -16,7 +16,8 @@ validations and before every checkpoint save), so a non-finite state is never sa
 naming the first bad step. A full disk fails the write that meets it, naming the path; a failed
 background checkpoint save is noticed at the next step. On every exit path the in-flight save is
 finished (or its error logged) and the data workers are closed. SIGTERM (a preemption, a scheduler's
-stop) ends the loop at the next step boundary with a checkpoint of that step (training/preemption.py).
+stop) or Ctrl-C ends the loop at the next step boundary with a checkpoint of that step
+(training/preemption.py).
 """
 
 from __future__ import annotations
@@ -201,8 +202,9 @@ def _train_and_evaluate(config, workdir: str) -> dict:
   if stopped_after is not None:      # raised here, once the loop's frame (holding a batch) is gone
     writer.close()
     ckpt.close()
-    raise errors.Stopped(f"stopped on SIGTERM after step {stopped_after} of {config.total_steps}; its "
-                         f"checkpoint is saved in {ckpt.directory}: run the same command to resume")
+    raise errors.Stopped(f"stopped on {stop.describe()} after step {stopped_after} of {config.total_steps}; "
+                         f"its checkpoint is saved in {ckpt.directory}: run the same command to resume",
+                         exit_code=stop.exit_code())
 
   # Final: the best checkpoint by val/f1 (the latest if there is no val split) on the test split
   # (on the val split with eval.final_split="val", so that tuning never touches the test split).
@@ -324,6 +326,9 @@ def _train_loop(config, state, start, train_iter, train_step, ckpt, writer, eval
       raise NonFiniteError(f"non-finite metrics {bad_metrics} at step {step} (see {writer.path}); the "
                            f"last checkpoint is step {ckpt.latest_step()} in {ckpt.directory}.")
     stopping = step < config.total_steps and stop.requested(step)
+    if stopping:
+      logging.info("%s: saving step %d, then stopping (the same signal again stops at once)",
+                   stop.describe(), step)
     if val is not None or stopping or _is_due(step, config.checkpoint_every, config.total_steps):
       check_finite()
       ckpt.save(step, state, train_iter, metrics={"val/f1": val["f1"]} if val else None)
