@@ -114,6 +114,28 @@ def test_crack_folder_round_trip_image_record_patch(tmp_path):
     assert pool["pos_mask"][slot].sum() >= 1
 
 
+def test_preparing_says_where_the_data_come_from_and_never_says_downloading(tmp_path, capsys, caplog):
+  """tfds prints "Downloading and preparing dataset Unknown size ..." for any builder; ours log instead
+  that nothing is downloaded, the source (the user's copy, or the generator) and the target folder."""
+  root = tmp_path / "mine"
+  rows = [("a", "train"), ("b", "test")]
+  for seed, (stem, _) in enumerate(rows):
+    _pair(root, f"images/{stem}.png", f"masks/{stem}.png", seed)
+  _splits_csv(root, rows)
+  synthetic = config_base.base().data
+  synthetic.tfds_dir = str(tmp_path / "tfds")
+  synthetic.synthetic.update(height=64, width=64, num_train=1, num_val=0, num_test=1)
+  caplog.set_level("INFO")
+  for data_config, source in [(_data_config("crack_folder", root, tmp_path / "tfds"), str(root)),
+                              (synthetic, "crackjax's procedural generator")]:
+    builder = sources.get_builder(data_config)
+    name = f"{builder.name}/{builder.builder_config.name}"
+    assert f"Preparing {name} from {source} (nothing is downloaded) in {builder.data_dir} ..." in caplog.text
+    assert f"Prepared {name} in " in caplog.text and f"later runs reuse {builder.data_dir}" in caplog.text
+  out = capsys.readouterr()
+  assert "ownload" not in out.out + out.err
+
+
 def test_crack_folder_without_splits_csv_splits_by_stem_hash(tmp_path):
   root = tmp_path / "nosplits"
   stems = [f"s{i:02d}" for i in range(30)]

@@ -18,9 +18,12 @@ import hashlib
 import io
 import os
 
+import time
+
 import numpy as np
 import PIL.Image
 import tensorflow_datasets as tfds
+from absl import logging
 
 from crackjax.data import file_hashes
 from crackjax.data import mask_encoding
@@ -49,6 +52,30 @@ def crack_features() -> tfds.features.FeaturesDict:
 SYNTHETIC_SPLIT_OFFSETS = {"train": 0, "val": 1_000_000, "test": 2_000_000}
 
 
+class PreparedLocally(tfds.core.GeneratorBasedBuilder):
+  """Base of every crackjax builder: nothing is ever downloaded, so preparing says what it does.
+
+  tfds prints "Downloading and preparing dataset Unknown size (download: Unknown size, ...)" and
+  "... downloaded and prepared to ..." on stdout for any builder; for data drawn by the generator or
+  read from the user's own copy that reads as a download. These two tfds hooks log instead where the
+  data come from (`SOURCE`), where they go, and how long preparing took.
+  """
+  SOURCE = "the user's copy"
+
+  def _source(self) -> str:
+    return self.SOURCE
+
+  def _log_download_bytes(self) -> None:      # tfds: before preparing
+    self._prepare_start = time.time()
+    logging.info("Preparing %s/%s from %s (nothing is downloaded) in %s ...", self.name,
+                 self.builder_config.name, self._source(), self.data_dir)
+
+  def _log_download_done(self) -> None:       # tfds: after preparing
+    seconds = time.time() - getattr(self, "_prepare_start", time.time())
+    logging.info("Prepared %s/%s in %.1f s; later runs reuse %s", self.name, self.builder_config.name,
+                 seconds, self.data_dir)
+
+
 class SyntheticCracksConfig(tfds.core.BuilderConfig):
   """One draw of the procedural generator: image size, split sizes and the data seed."""
 
@@ -68,7 +95,7 @@ class SyntheticCracksConfig(tfds.core.BuilderConfig):
     self.seed = seed
 
 
-class SyntheticCracks(tfds.core.GeneratorBasedBuilder):
+class SyntheticCracks(PreparedLocally):
   """High-resolution asphalt images with thin branching cracks and distractors (the embedded default).
 
   Example i of split s is `synthetic.generate(seed, offset[s] + i)`: splits never share an image and
@@ -77,6 +104,7 @@ class SyntheticCracks(tfds.core.GeneratorBasedBuilder):
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "First release."}
   BUILDER_CONFIGS = []  # configs are built from config.data.synthetic at run time
+  SOURCE = "crackjax's procedural generator"
 
   def _info(self) -> tfds.core.DatasetInfo:
     return tfds.core.DatasetInfo(builder=self, features=crack_features(),
@@ -157,7 +185,7 @@ def _find_dir(root: str, names) -> str | None:
   return None
 
 
-class ManualCrackDataset(tfds.core.GeneratorBasedBuilder):
+class ManualCrackDataset(PreparedLocally):
   """Base of the real-data builders: list pairs (`list_pairs`), check them all, then write records.
 
   Every subclass yields `crack_features()`: the image's own bytes (see `image_record_bytes`), the mask
@@ -224,6 +252,9 @@ class ManualCrackDataset(tfds.core.GeneratorBasedBuilder):
 
   def _read_mask(self, path: str) -> np.ndarray:
     return self.read_mask(path, self.builder_config.ambiguous_masks)
+
+  def _source(self) -> str:
+    return self.builder_config.description.split(" prepared from ", 1)[-1]   # the copy's folder
 
   def validate(self, manual_dir: str) -> pair_check.Report:
     """Checks every pair of the copy at `manual_dir` (cached per folder for this builder)."""
