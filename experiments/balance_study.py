@@ -15,7 +15,10 @@ gives, per method, mean ± standard deviation over seeds of precision, recall an
 F1 and its threshold (best threshold over the split, pooled), |P - R|, the selection's val F1, and the
 paired difference of F1 at 0.5 against `--baseline` with a 95% confidence interval (t distribution over
 the seeds both ran). Each row names the code version its runs were made with (`code_version.txt`, written
-at a run's start). `--curves FILE` plots val F1 against the step for the listed runs. `--leave_out STEMS`
+at a run's start). A finished run is reused only if its saved `config.balance` is what the command asks
+for now (the variant's overrides on the current defaults): `ran` meant eta 0.5 until the default became
+0.1, so such a run must be named `ran_eta0.5` (rename its folder), never silently reported as `ran`.
+`--curves FILE` plots val F1 against the step for the listed runs. `--leave_out STEMS`
 also tabulates the split pooled without the named images (from per-image counts); `--composition` lists each
 image's crack and distractor pixels of a synthetic study.
 """
@@ -23,6 +26,7 @@ image's crack and distractor pixels of a synthetic study.
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import json
 import os
@@ -56,6 +60,7 @@ VARIANTS = {
     # The CFD tuning of docs/balance_study.md (one change at a time from the default ran).
     "ran_eta0.25": ("ran", _ETA(0.25)),
     "ran_eta0.1": ("ran", _ETA(0.1)),
+    "ran_eta0.5": ("ran", _ETA(0.5)),       # the default step size until 2026-12-07
     "ran_interval50": ("ran", ("--config.balance.interval=50",)),
     "ran_warmup100": ("ran", ("--config.balance.warmup_steps=100",)),
     "ran_rate0.3-0.9": ("ran", ("--config.balance.rate_bounds=(0.3,0.9)",)),
@@ -107,6 +112,7 @@ def run(args, name: str, seed: int) -> str | None:
   workdir = workdir_of(args, name, seed)
   final_path = os.path.join(workdir, "eval", "final.json")
   if os.path.exists(final_path):
+    check_balance_of(workdir, name, method, (*extra, *args.override))
     return workdir
   if args.report_only:
     return None
@@ -127,6 +133,50 @@ def run(args, name: str, seed: int) -> str | None:
   with open(os.path.join(workdir, "wall_minutes.txt"), "w") as f:
     f.write(f"{(time.time() - t0) / 60:.2f} load {os.getloadavg()[0]:.1f}\n")
   return workdir
+
+
+_CONTROLLER_KEYS = {"interval", "prf", "warmup_steps", "eta_weights", "eta_sampling", "weight_bounds",
+                    "rate_bounds", "measure", "measure_every", "kp", "smoothing", "dead_band",
+                    "adaptive_step", "normalize_weights"}
+
+
+def expected_balance(method: str, overrides) -> dict:
+  """The `config.balance` a run of `method` with `overrides` (`--config.balance.key=value` flags) gets
+  now: crackjax's current defaults with the overrides applied (the studies' configs set no balance key)."""
+  sys.path.insert(0, REPO)
+  from crackjax import config_base  # noqa: PLC0415
+  balance = json.loads(config_base.base().balance.to_json_best_effort())
+  balance["method"] = method
+  for flag in overrides:
+    key, _, value = flag.partition("=")
+    if key.startswith("--config.balance."):
+      try:
+        parsed = ast.literal_eval({"true": "True", "false": "False"}.get(value.lower(), value))
+      except (ValueError, SyntaxError):
+        parsed = value
+      balance[key[len("--config.balance."):]] = list(parsed) if isinstance(parsed, tuple) else parsed
+  return balance
+
+
+def check_balance_of(workdir: str, name: str, method: str, overrides) -> None:
+  """Refuses to reuse a finished run whose saved `config.balance` differs from what `name` means now
+  (a default changed since it ran): the table would report it under the wrong name."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    saved = json.load(f).get("balance", {})
+  expected = expected_balance(method, overrides)
+  # A fixed method has no controller: its settings leave such a run unchanged.
+  ignored = _CONTROLLER_KEYS if method in FIXED else set()
+  diff = {k: (saved[k], expected[k]) for k in saved.keys() & expected.keys() - ignored
+          if saved[k] != expected[k]}
+  if diff:
+    changes = "; ".join(f"balance.{k}: the run has {a!r}, {name!r} means {b!r} now" for k, (a, b) in
+                        sorted(diff.items()))
+    raise SystemExit(f"{workdir} is not a run of {name!r} as it is defined now ({changes}): rename its "
+                     f"folder to the variant it ran (e.g. ran_eta0.5_s<seed> for the earlier default), or "
+                     f"use another --workroot.")
 
 
 def row_of(workdir: str, name: str, seed: int) -> dict:

@@ -125,3 +125,25 @@ def test_the_composition_of_a_synthetic_study_is_redrawn_from_the_generator(stud
   config.write_text(config.read_text().replace("return c", "c.data.name = 'cfd'\n  return c"))
   with pytest.raises(SystemExit, match="synthetic study"):
     study.synthetic_composition(str(config))
+
+
+def test_a_finished_run_is_reused_only_under_the_name_of_what_it_ran(study, tmp_path):
+  """`ran` meant eta 0.5 until the default became 0.1: such a run is refused as `ran` (naming the keys)
+  and accepted as `ran_eta0.5`; a fixed method's run does not depend on the controller's step size."""
+  def run_with(name, balance):
+    workdir = _finished_run(tmp_path / name, test_f1=0.6, val_f1s=[0.6])
+    (workdir / "config.json").write_text(json.dumps({"balance": balance}))
+    return workdir
+
+  old_default = {"method": "ran", "eta_weights": 0.5, "eta_sampling": 0.5, "interval": 20}
+  run_ran = run_with("ran_s0", old_default)
+  with pytest.raises(SystemExit, match=r"balance.eta_weights: the run has 0.5, 'ran' means 0.1 now"):
+    study.check_balance_of(str(run_ran), "ran", *study._method_and_overrides("ran"))
+  study.check_balance_of(str(run_ran), "ran_eta0.5", *study._method_and_overrides("ran_eta0.5"))
+  with pytest.raises(SystemExit, match="balance.method"):
+    study.check_balance_of(str(run_ran), "bce", *study._method_and_overrides("bce"))
+  run_bce = run_with("bce_s0", {**old_default, "method": "bce"})
+  study.check_balance_of(str(run_bce), "bce", *study._method_and_overrides("bce"))
+  expected = study.expected_balance("ran", ["--config.balance.adaptive_step=true",
+                                            "--config.balance.rate_bounds=(0.3,0.9)", "--config.seed=3"])
+  assert expected["adaptive_step"] is True and expected["rate_bounds"] == [0.3, 0.9]
