@@ -16,8 +16,9 @@ multiples of 32 (640x384).
 
 Result: the full 4000-step run is not yet measured (this config ran at 0.3-0.7 steps/s on the shared
 2-core machine: 2-4 hours). Measured once with a small budget, the shared-copy command plus
-`--config.total_steps=200 --config.eval_every=100 --config.checkpoint_every=100` (2026-11-28, jax 0.10.2, 18 min
-wall including validation and the test evaluation, load average 8-12): test split of the shared copy
+`--config.total_steps=200 --config.eval_every=100 --config.checkpoint_every=100` (2026-11-28, jax 0.10.2, `ran`
+at the then default eta 0.5, 18 min wall including validation and the test evaluation, load average 8-12):
+test split of the shared copy
 (442 crops, threshold 0.5, checkpoint 200 chosen by val F1) precision 0.610, recall 0.707, F1 0.655,
 IoU 0.487; ODS F1 0.657.
 """
