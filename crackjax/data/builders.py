@@ -17,7 +17,6 @@ import abc
 import hashlib
 import io
 import os
-
 import time
 
 import numpy as np
@@ -157,8 +156,10 @@ class ManualCrackConfig(tfds.core.BuilderConfig):
   """
 
   def __init__(self, *, name: str, fingerprint: str, file_hashes: dict[str, str], description: str = "",
-               skip_bad_pairs: bool = False, ambiguous_masks: str = "error", hash_cache: str | None = None):
+               skip_bad_pairs: bool = False, ambiguous_masks: str = "error", hash_cache: str | None = None,
+               root: str = ""):
     super().__init__(name=name, description=description)
+    self.root = root                  # the copy's folder (absolute)
     self.fingerprint = fingerprint
     self.file_hashes = file_hashes
     self.hash_cache = hash_cache
@@ -248,13 +249,13 @@ class ManualCrackDataset(PreparedLocally):
                              fingerprint=fingerprint, file_hashes=dict(listing.content_hashes()),
                              description=f"{cls.name} prepared from {root}",
                              skip_bad_pairs=skip_bad_pairs, ambiguous_masks=ambiguous_masks,
-                             hash_cache=cache)
+                             hash_cache=cache, root=root)
 
   def _read_mask(self, path: str) -> np.ndarray:
     return self.read_mask(path, self.builder_config.ambiguous_masks)
 
   def _source(self) -> str:
-    return self.builder_config.description.split(" prepared from ", 1)[-1]   # the copy's folder
+    return self.builder_config.root or self.SOURCE
 
   def validate(self, manual_dir: str) -> pair_check.Report:
     """Checks every pair of the copy at `manual_dir` (cached per folder for this builder)."""
