@@ -43,6 +43,7 @@ import scipy.stats
 METHODS = ("bce", "wbce", "focal", "dice", "bce_dice", "rao", "rumc", "ran", "ran_weights", "ran_sampling")
 FIXED = ("bce", "wbce", "focal", "dice", "bce_dice", "rao", "rumc")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)   # in-process imports read the same crackjax as the runs (`cwd=REPO`), worktrees too
 
 # Datasets of the study: the config and the overrides every run of it gets.
 STUDIES = {
@@ -143,7 +144,6 @@ _CONTROLLER_KEYS = {"interval", "prf", "warmup_steps", "eta_weights", "eta_sampl
 def expected_balance(method: str, overrides) -> dict:
   """The `config.balance` a run of `method` with `overrides` (`--config.balance.key=value` flags) gets
   now: crackjax's current defaults with the overrides applied (the studies' configs set no balance key)."""
-  sys.path.insert(0, REPO)
   from crackjax import config_base  # noqa: PLC0415
   balance = json.loads(config_base.base().balance.to_json_best_effort())
   balance["method"] = method
