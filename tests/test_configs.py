@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from crackjax import config_check
+from crackjax.data import builders
 from crackjax.data import sources
 from crackjax.data import synthetic
 from tests.conftest import REPO
@@ -49,6 +50,17 @@ def test_hrrc_synthetic_is_survey_scale_extreme_imbalance_through_the_tile_store
   assert config.data.crop_tile_size == config.data.patch_size == 256
   spec = sources.synthetic_builder_config(config.data).spec        # the spec the builder will draw with
   assert (spec.height, spec.width) == (s.height, s.width) and spec.crack_fraction == tuple(s.crack_fraction)
+
+
+def test_hrrc_synthetic_puts_lane_markings_in_every_split():
+  """The distractor that decided the first version's test split (4 images, one marked) must be seen by
+  training, by the checkpoint selection (val) and by more than one test image."""
+  config = _config("hrrc_synthetic")
+  draw = sources.synthetic_builder_config(config.data)
+  marked = {split: sum("lane_marking" in synthetic.distractors_present(
+                draw.seed, builders.SYNTHETIC_SPLIT_OFFSETS[split] + i, draw.spec) for i in range(count))
+            for split, count in draw.split_sizes.items()}
+  assert marked["train"] >= 3 and marked["val"] >= 1 and marked["test"] >= 2, marked
 
 
 @pytest.mark.slow

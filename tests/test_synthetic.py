@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from scipy import ndimage
 from skimage.morphology import skeletonize
 
-from crackjax.data.synthetic import DISTRACTOR_KINDS, SyntheticSpec, generate, generate_layers
+from crackjax.data.synthetic import DISTRACTOR_KINDS, SyntheticSpec, distractors_present, generate, generate_layers
 
 SIZES = [(1024, 1024), (256, 256), (128, 192), (192, 128)]
 
@@ -156,6 +156,8 @@ def test_layers_structure_and_presence():
     for idx in range(10):
         layers = generate_layers(4, idx, spec)
         assert set(layers) == {"image", "mask", *DISTRACTOR_KINDS}
+        # the cheap presence draw names exactly the kinds the render painted
+        assert distractors_present(4, idx, spec) == tuple(k for k in DISTRACTOR_KINDS if layers[k].any())
         m = layers["mask"].astype(bool)
         for k in DISTRACTOR_KINDS:
             assert layers[k].shape == (384, 384) and layers[k].dtype == bool
@@ -172,6 +174,7 @@ def test_distractors_off():
     for idx in range(6):
         layers = generate_layers(4, idx, spec)
         assert not any(layers[k].any() for k in DISTRACTOR_KINDS)
+        assert distractors_present(4, idx, spec) == ()
 
 
 def _naive_dark(gray: np.ndarray) -> np.ndarray:

@@ -68,10 +68,11 @@ Speed: ~0.1-0.2 s per 1024x1024 image on one core; all per-pixel work is
 vectorised numpy / scipy.ndimage, only crack centre lines use short Python loops.
 """
 
+from crackjax.data.synthetic.render import distractors_present
 from crackjax.data.synthetic.render import generate
 from crackjax.data.synthetic.render import generate_layers
 from crackjax.data.synthetic.spec import DISTRACTOR_KINDS
 from crackjax.data.synthetic.spec import SyntheticSpec
 
 
-__all__ = ["SyntheticSpec", "generate", "generate_layers", "DISTRACTOR_KINDS"]
+__all__ = ["SyntheticSpec", "generate", "generate_layers", "distractors_present", "DISTRACTOR_KINDS"]

@@ -73,18 +73,22 @@ def _crop_noise(rng, shape, cell):
     return texture.upsample(rng.standard_normal((gh, gw), dtype=np.float32) / 0.6, cell)[: shape[0], : shape[1]]
 
 
+# Chance that an image holds each kind, drawn in this order first from the image's distractor stream.
+PRESENCE_PROBABILITY = {"lane_marking": 0.4, "shadow": 0.45, "oil_stain": 0.4, "joint": 0.4}
+
+
+def draw_presence(rng) -> dict[str, bool]:
+    """Which distractor kinds an image holds: the first draws of its distractor stream."""
+    return {kind: bool(rng.random() < p) for kind, p in PRESENCE_PROBABILITY.items()}
+
+
 def draw_distractors(rng, spec: SyntheticSpec) -> Distractors:
     h, w = spec.height, spec.width
     s = min(h, w)
     g = min(1.0, max(0.2, s / 1024))  # size scale for large objects on small crops
     out = Distractors(forbidden=np.zeros(h * w, bool))
     forb2d = out.forbidden.reshape(h, w)
-    present = {
-        "lane_marking": rng.random() < 0.4,
-        "shadow": rng.random() < 0.45,
-        "oil_stain": rng.random() < 0.4,
-        "joint": rng.random() < 0.4,
-    }
+    present = draw_presence(rng)
 
     if present["shadow"]:
         gy, gx = texture.grid_coords(h, w, texture.LOW_CELL)

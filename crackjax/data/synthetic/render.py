@@ -46,12 +46,26 @@ def generate_layers(seed: int, index: int, spec: SyntheticSpec = SyntheticSpec()
     return _render(seed, index, spec, want_layers=True)
 
 
+def distractors_present(seed: int, index: int, spec: SyntheticSpec = SyntheticSpec()) -> tuple[str, ...]:
+    """The distractor kinds image `index` holds (a subset of `DISTRACTOR_KINDS`), without rendering it:
+    the same draw as `generate`, in microseconds instead of seconds at survey scale."""
+    if not spec.distractors:
+        return ()
+    present = distractors.draw_presence(_streams(seed, index)[2])
+    return tuple(kind for kind in DISTRACTOR_KINDS if present[kind])
+
+
+def _streams(seed: int, index: int) -> tuple[np.random.Generator, ...]:
+    """The image's four independent random streams: texture, cracks, distractors, sensor noise."""
+    ss = np.random.SeedSequence([int(seed), int(index)])
+    return tuple(np.random.default_rng(c) for c in ss.spawn(4))
+
+
 def _render(seed: int, index: int, spec: SyntheticSpec, want_layers: bool) -> dict[str, np.ndarray]:
     if not isinstance(spec, SyntheticSpec):
         raise TypeError(f"spec must be a SyntheticSpec, got {type(spec).__name__}")
     h, w = int(spec.height), int(spec.width)
-    ss = np.random.SeedSequence([int(seed), int(index)])
-    r_tex, r_crack, r_dist, r_noise = (np.random.default_rng(c) for c in ss.spawn(4))
+    r_tex, r_crack, r_dist, r_noise = _streams(seed, index)
 
     # --- distractor geometry (needed first: cracks avoid joints / stains) -----------
     dist = distractors.draw_distractors(r_dist, spec) if spec.distractors else distractors.Distractors(forbidden=np.zeros(h * w, bool))
