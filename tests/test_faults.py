@@ -263,6 +263,13 @@ def _children(pid: int) -> list[int]:
   return out
 
 
+def _signals(pid: int, field: str) -> set[int]:
+  """The signals of `field` (`SigBlk`: blocked, `SigIgn`: ignored) of process `pid`'s main thread."""
+  with open(f"/proc/{pid}/status") as f:
+    mask = int(next(l for l in f if l.startswith(f"{field}:")).split()[1], 16)
+  return {n for n in range(1, 65) if mask >> (n - 1) & 1}
+
+
 def _alive(pid: int) -> bool:
   """Running (a zombie waiting for init to reap it counts as ended)."""
   try:
@@ -326,6 +333,14 @@ def test_a_stop_signal_stops_at_the_next_step_with_a_checkpoint_and_the_rerun_re
       time.sleep(0.2)
     assert proc.poll() is None, proc.stderr.read()[-3000:]
     everyone = _children(proc.pid)
+    # The workers were spawned with both signals blocked (a signal before their init ignores them
+    # waits, instead of killing them while they start) and ignore them now; the trainer takes them.
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    workers = [p for p in everyone if "spawn_main" in _cmdline(p)]
+    assert len(workers) == 2, [_cmdline(p) for p in everyone]
+    for worker in workers:
+      assert stop_signals <= _signals(worker, "SigBlk") & _signals(worker, "SigIgn"), worker
+    assert not stop_signals & _signals(proc.pid, "SigBlk")
     (os.killpg if whom == "process group" else os.kill)(proc.pid, getattr(signal, sig))
     _, stderr = proc.communicate(timeout=60)
   finally:

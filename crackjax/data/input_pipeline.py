@@ -19,6 +19,7 @@ import signal
 import threading
 import gc
 import time
+from multiprocessing import resource_tracker
 
 import grain
 import numpy as np
@@ -175,6 +176,39 @@ def end_with_parent(parent_pid: int, worker_index: int = 0, worker_count: int = 
   threading.Thread(target=wait_and_exit, name="end_with_parent", daemon=True).start()
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class StopSignalsHeldFromWorkers:
+  """Blocks SIGTERM and SIGINT in this thread from construction until `release()`, so that Grain's
+  worker processes start with them blocked and they wait there until the worker ignores them.
+
+  Grain starts its workers on the first batch (or on a restore's `start_prefetch`) from helper threads
+  that this thread creates then, and a thread, and a process it spawns, inherits its creator's signal
+  mask. Unblocked, a SIGTERM or Ctrl-C to the process group in the first seconds of a run (the workers
+  import and unpickle their dataset before `leave_stop_signals_to_parent` runs) killed them, and the
+  trainer ended with Grain's "Worker process was terminated unexpectedly" traceback. This thread's
+  own handlers still run meanwhile: the kernel hands a process-wide signal to a thread that does not
+  block it (JAX's), and Python runs the handler in the main thread. Release once the first batch is in;
+  releasing again does nothing. Without workers (`num_workers=0`) it does nothing.
+
+  Python's resource tracker is started first: starting it (on the first spawn) unblocks SIGTERM and
+  SIGINT in the spawning thread whatever its mask was (CPython's multiprocessing/resource_tracker.py
+  blocks them around its own spawn, bpo-33613, then unblocks), so the first worker started unprotected.
+  """
+
+  def __init__(self, num_workers: int):
+    self._previous = None
+    if num_workers > 0:
+      resource_tracker.ensure_running()
+      self._previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+  def release(self) -> None:
+    if self._previous is not None:
+      signal.pthread_sigmask(signal.SIG_SETMASK, self._previous)
+      self._previous = None
+
+
 def leave_stop_signals_to_parent(worker_index: int = 0, worker_count: int = 1) -> None:
   """Grain worker init: this worker ignores SIGTERM and SIGINT; the trainer alone decides when to stop.
 
@@ -185,10 +219,12 @@ def leave_stop_signals_to_parent(worker_index: int = 0, worker_count: int = 1) -
   the half-written message) until the scheduler's SIGKILL, leaking the queue's shared memory. The
   trainer stops its workers itself: Grain's close sets their stop event, joins them and SIGKILLs what
   is left; and a worker whose trainer is gone exits by `end_with_parent`. SIGKILL still ends a worker.
+  A worker started under `StopSignalsHeldFromWorkers` has them blocked until here: ignoring them
+  discards what is pending, and they stay blocked (ignored either way).
   """
   del worker_index, worker_count
-  signal.signal(signal.SIGTERM, signal.SIG_IGN)
-  signal.signal(signal.SIGINT, signal.SIG_IGN)
+  for sig in STOP_SIGNALS:
+    signal.signal(sig, signal.SIG_IGN)
 
 
 def _worker_init(parent_pid: int, worker_index: int, worker_count: int) -> None:

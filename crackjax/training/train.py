@@ -164,9 +164,10 @@ def _train_and_evaluate(config, workdir: str) -> dict:
     if not os.path.exists(_data_path(workdir)):
       json_file.write(_data_path(workdir), data_id)
 
-  train_iter = iter(input_pipeline.train_dataset(sampler, config.total_steps, d.num_workers))
-  ckpt = None
+  signals_held = input_pipeline.StopSignalsHeldFromWorkers(d.num_workers)   # until the workers started
+  train_iter = ckpt = None
   try:
+    train_iter = iter(input_pipeline.train_dataset(sampler, config.total_steps, d.num_workers))
     # Resume from the latest checkpoint, if any.
     ckpt = checkpoints.Checkpointer(ckpt_dir, config.keep_checkpoints)
     start = ckpt.latest_step() or 0
@@ -192,13 +193,16 @@ def _train_and_evaluate(config, workdir: str) -> dict:
 
     with preemption.StopRequest(ckpt.manager) as stop:
       state, stopped_after = _train_loop(config, state, start, train_iter, train_step, ckpt, writer,
-                                         evaluate, val_source, data_sharding, stop, balance_update)
+                                         evaluate, val_source, data_sharding, stop, balance_update,
+                                         workers_started=signals_held.release)
   except BaseException:
     if ckpt is not None:
       ckpt.finish_quietly()          # a save in flight completes (or its error is logged)
     raise
   finally:
-    input_pipeline.close_stream(train_iter)   # frees the workers' shared memory now, not at exit
+    signals_held.release()
+    if train_iter is not None:
+      input_pipeline.close_stream(train_iter)   # frees the workers' shared memory now, not at exit
   if stopped_after is not None:      # raised here, once the loop's frame (holding a batch) is gone
     writer.close()
     ckpt.close()
@@ -265,8 +269,9 @@ def _check_same_data(workdir: str, data_id: dict, resuming: bool) -> None:
 
 
 def _train_loop(config, state, start, train_iter, train_step, ckpt, writer, evaluate, val_source,
-                data_sharding, stop, balance_update=None):
-  """Steps `start + 1 .. total_steps`: log, validate and checkpoint when due.
+                data_sharding, stop, balance_update=None, workers_started=lambda: None):
+  """Steps `start + 1 .. total_steps`: log, validate and checkpoint when due; `workers_started()` is
+  called once the first batch is in (the data workers' threads exist).
 
   Returns the last state and None, or, when `stop` (preemption.StopRequest) was requested, the state
   and the step it stopped after, once that step's checkpoint is saved.
@@ -295,6 +300,8 @@ def _train_loop(config, state, start, train_iter, train_step, ckpt, writer, eval
 
   for step in range(start + 1, config.total_steps + 1):
     batch = parallel.to_global(next(train_iter), data_sharding)
+    if step == start + 1:
+      workers_started()
     state, step_metrics = train_step(state, batch)
     pending.append(step_metrics)
     unchecked.append((step, step_metrics["finite"]))
